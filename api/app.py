@@ -1,0 +1,351 @@
+"""The FastAPI application: SDMX REST under /sdmx/3.0 (REST v2) and /sdmx/2.1 (REST v1.5).
+
+Routes are small: they parse the path into a query (api.query), negotiate a format
+(api.negotiation), and hand plain data to a serialiser (api.formats). The database is
+read through api.store only, on a read-only connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Registering the serialisers is importing their modules.
+import api.formats.sdmxcsv20  # noqa: F401
+import api.formats.sdmxjson20  # noqa: F401
+import api.formats.sdmxml21_data  # noqa: F401
+import api.formats.sdmxml21_structure  # noqa: F401
+from api import query as q
+from api import store
+from api.cache import ResponseCache
+from api.config import Settings
+from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
+from api.formats import REGISTRY, DataMessage
+from api.formats.sdmxml21_data import dsd_namespace
+from api.negotiation import negotiate
+from api.structures import RESOURCE_KINDS, UNIMPLEMENTED_RESOURCES, resolve
+from store.db import make_engine
+
+log = logging.getLogger("api")
+LANGS = ("en", "az", "ru")
+
+DESCRIPTION = """
+Official migration statistics of the Republic of Azerbaijan as SDMX.
+
+* **SDMX REST v2** (SDMX 3.0 paths) under `/sdmx/3.0/`, **SDMX REST v1.5** (SDMX 2.1 paths)
+  under `/sdmx/2.1/`.
+* Data formats: SDMX-ML 2.1 structure-specific (default) and generic, SDMX-JSON 2.0,
+  SDMX-CSV 2.0; structures as SDMX-ML 2.1. Choose with the `Accept` header or `format=`.
+* Example: `curl -H 'Accept: application/vnd.sdmx.data+csv;version=2.0.0'
+  http://127.0.0.1:8000/sdmx/3.0/data/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0/Q.RU.*.*._T`
+"""
+
+
+def language(request: Request) -> str:
+    header = request.headers.get("accept-language", "")
+    for part in header.split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGS:
+            return tag
+    return "en"
+
+
+def wants_json(request: Request) -> bool:
+    fmt = (request.query_params.get("format") or "").lower()
+    return "json" in fmt or "json" in request.headers.get("accept", "").split(",")[0]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(title="Azerbaijan migration statistics: SDMX API", description=DESCRIPTION,
+                  version="0.1.0")
+    engine = make_engine(settings.database_url, read_only=True)
+    cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry)
+    docs_memo: dict[str, list[dict]] = {}
+    app.state.engine, app.state.cache = engine, cache
+
+    def documents(conn: Connection, state: str) -> list[dict]:
+        if state not in docs_memo:
+            docs_memo.clear()  # one state at a time: the store only moves forward
+            docs_memo[state] = store.documents(conn)
+        return docs_memo[state]
+
+    # --- errors: always an SDMX error message, never a stack trace ------------------
+
+    def render_error(request: Request, err: SdmxError) -> Response:
+        if wants_json(request):
+            return Response(error_json(err), status_code=err.status,
+                            media_type="application/vnd.sdmx.data+json; version=2.0.0")
+        return Response(error_xml(err), status_code=err.status,
+                        media_type="application/xml; charset=utf-8")
+
+    @app.exception_handler(SdmxError)
+    async def _sdmx_error(request: Request, err: SdmxError):
+        return render_error(request, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return render_error(request, bad_request(msgs))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            return render_error(request, not_found(f"no such resource: {request.url.path}"))
+        return render_error(request, SdmxError(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError):
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        return render_error(request, SdmxError(503, "the statistics database is unavailable; retry shortly"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        return render_error(request, SdmxError(500, "internal error"))
+
+    # --- shared machinery -------------------------------------------------------------
+
+    def cached_or(request: Request, conn: Connection, state: str, media_type: str,
+                  produce) -> Response:
+        """Serve from the cache, or stream `produce()` and keep the body for next time.
+
+        `produce` returns the chunk iterator; the connection is closed when it is spent."""
+        key = cache.key(state, request.url.path, list(request.query_params.multi_items()),
+                        media_type, language(request))
+        headers = {"Vary": "Accept, Accept-Language"}
+        body = cache.get(key)
+        if body is not None:
+            conn.close()
+            return Response(body, media_type=media_type, headers={**headers, "X-Cache": "hit"})
+        try:
+            chunks = produce()
+        except BaseException:
+            conn.close()
+            raise
+
+        def stream() -> Iterator[bytes]:
+            try:
+                yield from cache.tee(key, chunks)
+            finally:
+                conn.close()
+
+        return StreamingResponse(stream(), media_type=media_type, headers={**headers, "X-Cache": "miss"})
+
+    def open_state() -> tuple[Connection, str]:
+        conn = engine.connect()
+        conn.begin()
+        try:
+            return conn, store.state_token(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    def serve_data(request: Request, agency: str, flow_id: str, version: str,
+                   dq: q.DataQuery) -> Response:
+        fmt = negotiate("data", request.headers.get("accept"), request.query_params.get("format"))
+        q.reject_unsupported(dict(request.query_params))
+        conn, state = open_state()
+        try:
+            docs = documents(conn, state)
+            flow, dsd, codelists = store.dataflow_bundle(docs, agency, flow_id, version)
+        except BaseException:
+            conn.close()
+            raise
+
+        def produce():
+            sid = store.structure_row_id(conn, flow)
+            codes, periods = store.data_outline(conn, sid, dsd, codelists, dq)
+            if not periods:
+                raise not_found("no observations match the query")
+            base = str(request.base_url).rstrip("/")
+            msg = DataMessage(
+                message_id="IREF" + uuid.uuid4().hex[:16].upper(),
+                prepared=datetime.now(timezone.utc), dataflow=flow, dsd=dsd, codelists=codelists,
+                dimension_codes=codes, periods=periods,
+                rows=store.data_rows(conn, sid, dsd, codelists, dq), lang=language(request),
+                schema_url=f"{base}/sdmx/2.1/schema/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
+            )
+            return fmt.serialise(msg)
+
+        return cached_or(request, conn, state, fmt.media_type, produce)
+
+    def serve_structure(request: Request, resource: str, agency: str, artefact_id: str,
+                        version: str, references: str, detail: str) -> Response:
+        if resource in UNIMPLEMENTED_RESOURCES:
+            raise not_implemented(f"the {resource} resource is not implemented by this service")
+        if resource not in RESOURCE_KINDS:
+            raise bad_request(f"{resource!r} is not an SDMX structure resource")
+        fmt = negotiate("structure", request.headers.get("accept"), request.query_params.get("format"))
+        if detail != "full":
+            raise not_implemented(f"detail={detail} is not implemented yet (only full)")
+        q.check_agency(agency)
+        if artefact_id not in ("*", "all"):
+            q.check_id(artefact_id, "resource id")
+        q.check_version(version)
+        conn, state = open_state()
+        try:
+            docs = documents(conn, state)
+            selected = store.find(docs, RESOURCE_KINDS[resource], q.check_agency(agency), artefact_id, version)
+            if not selected:
+                raise not_found(f"no {resource} {agency}:{artefact_id}({version}) is published")
+            chosen = resolve(docs, selected, references)
+        except BaseException:
+            conn.close()
+            raise
+        return cached_or(request, conn, state, fmt.media_type,
+                         lambda: fmt.serialise(chosen, datetime.now(timezone.utc)))
+
+    def serve_schema(request: Request, context: str, agency: str, flow_id: str, version: str) -> Response:
+        from api.formats.sdmxml21_schema import dsd_schema
+        if context != "dataflow":
+            raise not_implemented(f"schemas for {context} are not implemented (only dataflow)")
+        negotiate("schema", request.headers.get("accept"), request.query_params.get("format"))
+        conn, state = open_state()
+        try:
+            flow, dsd, codelists = store.dataflow_bundle(documents(conn, state), q.check_agency(agency),
+                                                         q.check_id(flow_id, "dataflow"), q.check_version(version))
+        finally:
+            conn.close()
+        base = str(request.base_url).rstrip("/")
+        body = dsd_schema(flow, dsd, codelists, base_location=f"{base}/sdmx/2.1/schemas/")
+        return Response(body, media_type="application/vnd.sdmx.schema+xml; charset=utf-8; version=2.1",
+                        headers={"X-SDMX-Namespace": dsd_namespace(flow)})
+
+    # --- routes -----------------------------------------------------------------------
+
+    @app.get("/health", tags=["service"], summary="Liveness and the current release")
+    def health() -> JSONResponse:
+        try:
+            conn, state = open_state()
+            conn.close()
+        except OperationalError:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "release": int(state)})
+
+    Agency = Annotated[str, Path(description="Maintenance agency, e.g. AZ_SMS; * for any")]
+    ResId = Annotated[str, Path(description="Artefact id, e.g. DF_RESPERM_TEMP; * for any")]
+    Version = Annotated[str, Path(description="Version, e.g. 1.0; ~ or latest for the latest; * for all")]
+
+    # REST v2 (SDMX 3.0 paths)
+    @app.get("/sdmx/3.0/structure/{structure_type}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],
+             summary="Structures (dataflow, datastructure, codelist, conceptscheme, categoryscheme...)")
+    def structure_v2(request: Request, structure_type: str, agency: Agency, resource_id: ResId,
+                     version: Version, references: str = "none", detail: str = "full") -> Response:
+        return serve_structure(request, structure_type, agency, resource_id, version, references, detail)
+
+    @app.get("/sdmx/3.0/structure/{structure_type}", include_in_schema=False)
+    @app.get("/sdmx/3.0/structure/{structure_type}/{agency}", include_in_schema=False)
+    @app.get("/sdmx/3.0/structure/{structure_type}/{agency}/{resource_id}", include_in_schema=False)
+    def structure_v2_short(request: Request, structure_type: str, agency: str = "*",
+                           resource_id: str = "*", references: str = "none", detail: str = "full") -> Response:
+        return serve_structure(request, structure_type, agency, resource_id, "~", references, detail)
+
+    @app.get("/sdmx/3.0/data/{context}/{agency}/{resource_id}/{version}/{key}", tags=["SDMX REST v2"],
+             summary="Data for a dataflow, by key and c[...] filters")
+    def data_v2(request: Request, context: str, agency: Agency, resource_id: ResId, version: Version,
+                key: Annotated[str, Path(description="Series key with * wildcards; several keys separated by ,")],
+                updatedAfter: str | None = None) -> Response:  # noqa: N803 - SDMX parameter name
+        return data_v2_impl(request, context, agency, resource_id, version, key, updatedAfter)
+
+    @app.get("/sdmx/3.0/data/{context}/{agency}/{resource_id}/{version}", include_in_schema=False)
+    @app.get("/sdmx/3.0/data/{context}/{agency}/{resource_id}", include_in_schema=False)
+    def data_v2_short(request: Request, context: str, agency: str, resource_id: str, version: str = "~",
+                      updatedAfter: str | None = None) -> Response:  # noqa: N803
+        return data_v2_impl(request, context, agency, resource_id, version, "*", updatedAfter)
+
+    def data_v2_impl(request, context, agency, resource_id, version, key, updated_after) -> Response:
+        if context != "dataflow":
+            raise not_implemented(f"data by {context} is not implemented (only dataflow)")
+        agency, resource_id, version = (q.check_agency(agency), q.check_id(resource_id, "dataflow"),
+                                        q.check_version(version))
+        n = _dimension_count(agency, resource_id, version)
+        dq = q.DataQuery(keys=q.parse_keys_v2(key, n))
+        for name, value in request.query_params.multi_items():
+            if name.startswith("c[") and name.endswith("]"):
+                comp = q.check_id(name[2:-1], "component")
+                dq.filters.setdefault(comp, []).extend(q.parse_component_filter(comp, value))
+        if updated_after:
+            dq.updated_after = q.parse_datetime(updated_after, "updatedAfter")
+        return serve_data(request, agency, resource_id, version, dq)
+
+    def _dimension_count(agency: str, flow_id: str, version: str) -> int:
+        conn, state = open_state()
+        try:
+            _, dsd, _ = store.dataflow_bundle(documents(conn, state), agency, flow_id, version)
+        finally:
+            conn.close()
+        return len(dsd["dimensions"])
+
+    @app.get("/sdmx/3.0/schema/{context}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],
+             summary="The structure-specific XML schema of a dataflow")
+    def schema_v2(request: Request, context: str, agency: str, resource_id: str, version: str) -> Response:
+        return serve_schema(request, context, agency, resource_id, version)
+
+    # REST v1.5 (SDMX 2.1 paths)
+    @app.get("/sdmx/2.1/data/{flow_ref}/{key}/{provider_ref}", include_in_schema=False)
+    @app.get("/sdmx/2.1/data/{flow_ref}/{key}", tags=["SDMX REST v1.5"],
+             summary="Data for a dataflow: flowRef AGENCY,ID,VERSION; key with + for OR")
+    @app.get("/sdmx/2.1/data/{flow_ref}", include_in_schema=False)
+    def data_v1(request: Request, flow_ref: str, key: str = "all", provider_ref: str = "all",
+                startPeriod: str | None = None, endPeriod: str | None = None,  # noqa: N803
+                updatedAfter: str | None = None) -> Response:  # noqa: N803
+        parts = flow_ref.split(",")
+        if len(parts) > 3:
+            raise bad_request(f"flowRef {flow_ref!r} is not AGENCY,ID,VERSION")
+        agency, flow_id, version = {1: lambda: ("*", parts[0], "latest"),
+                                    2: lambda: (parts[0], parts[1], "latest"),
+                                    3: lambda: tuple(parts)}[len(parts)]()
+        if provider_ref not in ("all", "*"):
+            raise not_implemented("data providers are not modelled; use providerRef=all")
+        agency, flow_id, version = q.check_agency(agency), q.check_id(flow_id, "dataflow"), q.check_version(version)
+        n = _dimension_count(agency, flow_id, version)
+        dq = q.DataQuery(keys=q.parse_key_v1(key, n))
+        if startPeriod:
+            dq.start = q.period_bound(startPeriod, end=False, what="startPeriod")
+        if endPeriod:
+            dq.end = q.period_bound(endPeriod, end=True, what="endPeriod")
+        if dq.start and dq.end and dq.start > dq.end:
+            raise bad_request("startPeriod is after endPeriod")
+        if updatedAfter:
+            dq.updated_after = q.parse_datetime(updatedAfter, "updatedAfter")
+        return serve_data(request, agency, flow_id, version, dq)
+
+    @app.get("/sdmx/2.1/schema/{context}/{agency}/{resource_id}/{version}", tags=["SDMX REST v1.5"],
+             summary="The structure-specific XML schema of a dataflow")
+    def schema_v1(request: Request, context: str, agency: str, resource_id: str, version: str) -> Response:
+        return serve_schema(request, context, agency, resource_id, version)
+
+    @app.get("/sdmx/2.1/{resource}/{agency}/{resource_id}/{version}", tags=["SDMX REST v1.5"],
+             summary="Structures (dataflow, datastructure, codelist, conceptscheme, categoryscheme...)")
+    def structure_v1(request: Request, resource: str, agency: Agency, resource_id: ResId, version: Version,
+                     references: str = "none", detail: str = "full") -> Response:
+        return serve_structure(request, resource, agency, resource_id, version, references, detail)
+
+    @app.get("/sdmx/2.1/{resource}", include_in_schema=False)
+    @app.get("/sdmx/2.1/{resource}/{agency}", include_in_schema=False)
+    @app.get("/sdmx/2.1/{resource}/{agency}/{resource_id}", include_in_schema=False)
+    def structure_v1_short(request: Request, resource: str, agency: str = "all", resource_id: str = "all",
+                           references: str = "none", detail: str = "full") -> Response:
+        return serve_structure(request, resource, agency, resource_id, "latest", references, detail)
+
+    @app.get("/sdmx/3.0/{resource}/{rest:path}", include_in_schema=False)
+    def unimplemented_v2(resource: str, rest: str) -> Response:
+        if resource in ("availability", "metadata", "registration"):
+            raise not_implemented(f"the {resource} resource is not implemented by this service yet")
+        raise not_found(f"no such resource: {resource}")
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""The publication pipeline: content files and aggregated extracts in, released SDMX out."""

@@ -1,0 +1,148 @@
+"""The publisher's command line: `publisher --help`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from publisher import content as content_mod
+from publisher.extract import ExtractRejected, read_extract
+from store.db import database_url, make_engine
+
+app = typer.Typer(help="Publish Azerbaijan's migration statistics as SDMX.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+DbOption = typer.Option(None, "--database-url", envvar="DATABASE_URL",
+                        help="SQLAlchemy URL of the store (default: SQLite under var/).")
+
+
+def _content() -> content_mod.Content:
+    try:
+        return content_mod.load()
+    except content_mod.ContentError as exc:
+        err.print("[bold red]The statistical content is inconsistent:[/]")
+        for p in exc.problems:
+            err.print(f"  • {p}")
+        raise typer.Exit(2) from None
+
+
+def _report(exc: ExtractRejected) -> None:
+    table = Table(title=f"Extract rejected: {exc.total} problem(s)", show_lines=False)
+    for col in ("file", "row", "column", "value", "reason"):
+        table.add_column(col, overflow="fold")
+    for p in exc.problems:
+        table.add_row(p.file, "" if p.row is None else str(p.row), p.column or "",
+                      p.value or "", p.reason)
+    err.print(table)
+    if exc.total > len(exc.problems):
+        err.print(f"... and {exc.total - len(exc.problems)} more.")
+    err.print("Nothing was stored.")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: str = DbOption) -> None:
+    """Create or migrate the store's tables (Alembic)."""
+    from store.migrate import upgrade
+    upgrade(make_engine(database))
+    console.print(f"store is at the current schema: {database or database_url()}")
+
+
+@app.command("check-content")
+def check_content() -> None:
+    """Check the codelists, dataflows and metadata files."""
+    c = _content()
+    console.print(f"content is consistent: {len(c.documents)} artefacts, "
+                  f"{len(c.dataflows)} dataflows ({', '.join(c.dataflows)})")
+
+
+@app.command()
+def validate(path: Path, dataflow: str = typer.Option(..., "--dataflow", "-d"),
+             encoding: str = typer.Option("auto", help="auto, utf-8, cp1254, cp1251...")) -> None:
+    """Check an extract without storing anything."""
+    flow = _content().dataflow(dataflow)
+    try:
+        clean = read_extract(path, flow, encoding=encoding)
+    except ExtractRejected as exc:
+        _report(exc)
+        raise typer.Exit(1) from None
+    console.print(f"{path.name}: valid, {clean.row_count} observations for {flow.ref} "
+                  f"(read as {clean.encoding})")
+
+
+@app.command()
+def ingest(paths: list[Path], dataflow: str = typer.Option(..., "--dataflow", "-d"),
+           encoding: str = typer.Option("auto"), database: str = DbOption) -> None:
+    """Check extracts and store them in the staging area (each in one transaction)."""
+    from publisher.staging import ingest as ingest_one
+    flow = _content().dataflow(dataflow)
+    engine = make_engine(database)
+    failed = False
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("ingesting", total=len(paths))
+        for path in paths:
+            try:
+                clean = read_extract(path, flow, encoding=encoding)
+            except ExtractRejected as exc:
+                _report(exc)
+                failed = True
+            else:
+                ingest_one(engine, clean)
+                console.print(f"{path.name}: {clean.row_count} observations staged for {flow.ref}")
+            progress.advance(task)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def publish(description: str = typer.Option("", help="What this release contains."),
+            database: str = DbOption) -> None:
+    """Release everything staged into the public area, as one release."""
+    from publisher.publish import publish as publish_all
+    release_id, summary = publish_all(make_engine(database), _content(), description)
+    console.print(f"release {release_id} published")
+    for flow, counts in summary.items():
+        console.print(f"  {flow}: {counts['added']} added, {counts['changed']} revised, "
+                      f"{counts['withdrawn']} withdrawn")
+
+
+@app.command("generate-demo")
+def generate_demo(outdir: Path, seed: int = 2026) -> None:
+    """Write the synthetic demonstration extracts."""
+    from publisher.demo import generate
+    for flow_id, path in generate(_content(), outdir, seed=seed):
+        console.print(f"{flow_id}: {path}")
+
+
+@app.command()
+def demo(workdir: Path = typer.Option(Path("var/demo")), seed: int = 2026,
+         database: str = DbOption) -> None:
+    """Everything `make serve` needs: schema, synthetic extracts, ingest, publish."""
+    from publisher.demo import generate
+    from publisher.publish import publish as publish_all
+    from publisher.staging import ingest as ingest_one
+    from store.migrate import upgrade
+
+    c = _content()
+    engine = make_engine(database)
+    upgrade(engine)
+    files = generate(c, workdir, seed=seed)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("checking and staging extracts", total=len(files))
+        for flow_id, path in files:
+            try:
+                ingest_one(engine, read_extract(path, c.dataflow(flow_id)))
+            except ExtractRejected as exc:
+                _report(exc)
+                raise typer.Exit(1) from None
+            progress.advance(task)
+    release_id, summary = publish_all(engine, c, "Demonstration data (synthetic)")
+    console.print(f"demonstration data published as release {release_id}: "
+                  + ", ".join(f"{k} +{v['added']}" for k, v in summary.items()))

@@ -1,0 +1,136 @@
+"""The store schema: the contract between the publisher and the API.
+
+Two areas, kept apart by name and by who may touch them:
+
+* ``staging_*``: extracts as ingested, with their true values. Only the publisher
+  reads or writes them; the API never names them (tests check the SQL it runs).
+* ``public_*``: what has been released. The API reads only these; only the publisher
+  writes them, in one transaction per release.
+
+Observations are versioned: a row is current while ``superseded_ref`` is NULL; a
+later release that changes or withdraws it sets ``superseded_ref`` to itself and
+inserts the new row. Earlier vintages therefore stay queryable (``asOf``,
+``includeHistory``) and every observation names the release that published it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+#: A series key is stored both whole and split into one column per dimension
+#: (d1 ... dN, in DSD order), so that key queries are plain SQL filters.
+MAX_DIMENSIONS = 12
+DIMENSION_COLUMNS = [f"d{i}" for i in range(1, MAX_DIMENSIONS + 1)]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- public area -------------------------------------------------------------------
+
+public_release = Table(
+    "public_release",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+)
+
+public_structure = Table(
+    "public_structure",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # codelist, conceptscheme, categoryscheme, agencyscheme, datastructure, dataflow,
+    # categorisation
+    Column("kind", String(32), nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("artefact_id", String(128), nullable=False),
+    Column("version", String(32), nullable=False),
+    # The structure document (JSON text), see store.documents.
+    Column("document", Text, nullable=False),
+    Column("release_ref", ForeignKey("public_release.id"), nullable=False),
+    UniqueConstraint("kind", "agency", "artefact_id", "version"),
+)
+
+public_series = Table(
+    "public_series",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataflow_ref", ForeignKey("public_structure.id"), nullable=False),
+    Column("series_key", String(512), nullable=False),
+    *[Column(name, String(64)) for name in DIMENSION_COLUMNS],
+    UniqueConstraint("dataflow_ref", "series_key"),
+)
+
+public_observation = Table(
+    "public_observation",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("series_ref", ForeignKey("public_series.id"), nullable=False),
+    Column("time_period", String(20), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    # NULL for a withheld value (OBS_STATUS Q): the true value is never stored here.
+    Column("value", Float, nullable=True),
+    Column("obs_status", String(8), nullable=True),
+    Column("conf_status", String(8), nullable=True),
+    Column("release_ref", ForeignKey("public_release.id"), nullable=False),
+    Column("superseded_ref", ForeignKey("public_release.id"), nullable=True),
+)
+# Key and period queries read the current vintage of a series in period order.
+Index(
+    "ix_public_observation_current",
+    public_observation.c.series_ref,
+    public_observation.c.period_start,
+    sqlite_where=public_observation.c.superseded_ref.is_(None),
+    postgresql_where=public_observation.c.superseded_ref.is_(None),
+)
+Index("ix_public_observation_release", public_observation.c.release_ref)
+
+PUBLIC_TABLES = (public_release, public_structure, public_series, public_observation)
+
+# --- staging area (publisher only) ----------------------------------------------------
+
+staging_extract = Table(
+    "staging_extract",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataflow", String(200), nullable=False),  # AGENCY:ID(VERSION)
+    Column("filename", String(500), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+)
+
+staging_observation = Table(
+    "staging_observation",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("dataflow", String(200), nullable=False),
+    Column("series_key", String(512), nullable=False),
+    Column("time_period", String(20), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("extract_ref", ForeignKey("staging_extract.id"), nullable=False),
+    UniqueConstraint("dataflow", "series_key", "time_period"),
+)
+
+STAGING_TABLES = (staging_extract, staging_observation)
