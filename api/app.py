@@ -37,6 +37,10 @@ from api.structures import RESOURCE_KINDS, UNIMPLEMENTED_RESOURCES, resolve
 from store.db import make_engine
 
 log = logging.getLogger("api")
+
+Agency = Annotated[str, Path(description="Maintenance agency, e.g. AZ_SMS; * for any")]
+ResId = Annotated[str, Path(description="Artefact id, e.g. DF_RESPERM_TEMP; * for any")]
+Version = Annotated[str, Path(description="Version, e.g. 1.0; ~ or latest for the latest; * for all")]
 LANGS = ("en", "az", "ru")
 
 DESCRIPTION = """
@@ -155,6 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    dq: q.DataQuery) -> Response:
         fmt = negotiate("data", request.headers.get("accept"), request.query_params.get("format"))
         q.reject_unsupported(dict(request.query_params))
+        labels = request.query_params.get("labels", "id")
+        if labels not in ("id", "name", "both"):
+            raise bad_request(f"labels={labels} is not one of id, name, both")
         conn, state = open_state()
         try:
             docs = documents(conn, state)
@@ -175,6 +182,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 dimension_codes=codes, periods=periods,
                 rows=store.data_rows(conn, sid, dsd, codelists, dq), lang=language(request),
                 schema_url=f"{base}/sdmx/2.1/schema/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
+                extra={
+                    "labels": labels,
+                    "conceptschemes": [d for d in docs if d["kind"] == "conceptscheme"],
+                    "dataflow_url": f"{base}/sdmx/3.0/structure/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
+                    "datastructure_url": (f"{base}/sdmx/3.0/structure/datastructure/{dsd['agency']}/"
+                                          f"{dsd['id']}/{dsd['version']}"),
+                },
             )
             return fmt.serialise(msg)
 
@@ -204,11 +218,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.close()
             raise
         return cached_or(request, conn, state, fmt.media_type,
-                         lambda: fmt.serialise(chosen, datetime.now(timezone.utc)))
+                         lambda: fmt.serialise(docs, chosen, datetime.now(timezone.utc)))
 
     def serve_schema(request: Request, context: str, agency: str, flow_id: str, version: str) -> Response:
         from api.formats.sdmxml21_schema import dsd_schema
-        if context != "dataflow":
+        if context not in ("dataflow", "*"):
             raise not_implemented(f"schemas for {context} are not implemented (only dataflow)")
         negotiate("schema", request.headers.get("accept"), request.query_params.get("format"))
         conn, state = open_state()
@@ -232,10 +246,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except OperationalError:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "release": int(state)})
-
-    Agency = Annotated[str, Path(description="Maintenance agency, e.g. AZ_SMS; * for any")]
-    ResId = Annotated[str, Path(description="Artefact id, e.g. DF_RESPERM_TEMP; * for any")]
-    Version = Annotated[str, Path(description="Version, e.g. 1.0; ~ or latest for the latest; * for all")]
 
     # REST v2 (SDMX 3.0 paths)
     @app.get("/sdmx/3.0/structure/{structure_type}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],
@@ -265,7 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return data_v2_impl(request, context, agency, resource_id, version, "*", updatedAfter)
 
     def data_v2_impl(request, context, agency, resource_id, version, key, updated_after) -> Response:
-        if context != "dataflow":
+        if context not in ("dataflow", "*"):
             raise not_implemented(f"data by {context} is not implemented (only dataflow)")
         agency, resource_id, version = (q.check_agency(agency), q.check_id(resource_id, "dataflow"),
                                         q.check_version(version))

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from datetime import date
 
-from sqlalchemy import Connection, and_, distinct, false, func, or_, select
+from sqlalchemy import Connection, and_, false, func, or_, select
 
 from api.errors import bad_request, not_found
 from api.formats import Obs
@@ -171,8 +171,8 @@ def data_outline(conn: Connection, structure_id: int, dsd: dict, codelists: dict
         order = [c["id"] for c in codelists[dim["id"]]["codes"]]
         codes.append([c for c in order if c in present[i]])
     period_rows = conn.execute(
-        select(distinct(o.c.time_period), o.c.period_start, o.c.period_end)
-        .select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where)
+        select(o.c.time_period, o.c.period_start, o.c.period_end)
+        .select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where).distinct()
         .order_by(o.c.period_start, o.c.period_end)).all()
     return codes, [p[0] for p in period_rows]
 

@@ -7,6 +7,7 @@ together, each with the file it is in, so one run shows everything to fix.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import yaml
 
 from store.documents import LANGUAGES, build_model, ref, urn_ref
 
-ROOT = Path(__file__).resolve().parents[1]
+# The content folders sit at the project root; CONTENT_DIR points elsewhere.
+ROOT = Path(os.environ.get("CONTENT_DIR") or Path(__file__).resolve().parents[1])
 
 CONCEPT_SCHEME_FILE = "metadata/concepts.yaml"
 CATEGORY_SCHEME_FILE = "metadata/categories.yaml"

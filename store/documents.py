@@ -184,12 +184,17 @@ def build_model(documents: Iterable[dict]) -> dict[str, dict[str, object]]:
     return out
 
 
-def structure_message(documents: Iterable[dict], *, prepared: str | None = None,
-                      sender: str = "AZ_SMS") -> sdmx.message.StructureMessage:
-    """A StructureMessage holding every artefact built from `documents`."""
+def structure_message(documents: Iterable[dict], *, include: Iterable[dict] | None = None,
+                      prepared: str | None = None, sender: str = "AZ_SMS") -> sdmx.message.StructureMessage:
+    """A StructureMessage with the artefacts in `include` (default: all `documents`).
+
+    The model is built from all `documents`, so that an included artefact's references
+    (a dataflow's DSD, a DSD's codelists) resolve and are written as references."""
     model = build_model(documents)
+    wanted = None if include is None else {urn_ref(d) + d["kind"] for d in include}
     msg = sdmx.message.StructureMessage()
-    msg.header = sdmx.message.Header(id="IREF" + (prepared or "0").replace("-", "")[:14],
+    import uuid
+    msg.header = sdmx.message.Header(id="IREF" + uuid.uuid4().hex[:16].upper(),
                                      test=False, sender=common.Agency(id=sender))
     if prepared:
         from datetime import datetime
@@ -204,6 +209,7 @@ def structure_message(documents: Iterable[dict], *, prepared: str | None = None,
         "categorisation": msg.categorisation,
     }
     for kind, objs in model.items():
-        for obj in objs.values():
-            targets[kind][obj.id] = obj
+        for urn, obj in objs.items():
+            if wanted is None or urn + kind in wanted:
+                targets[kind][obj.id] = obj
     return msg

@@ -1,4 +1,8 @@
-"""SDMX-CSV 2.0.0 data (github sdmx-twg/sdmx-csv, v2): one row per observation."""
+"""SDMX-CSV 2.0.0 data (github sdmx-twg/sdmx-csv, v2): one row per observation.
+
+`labels=id` (default) writes codes; `labels=name` writes names in the requested
+language; `labels=both` writes "code: name", in the header and in coded cells alike.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +15,65 @@ from api.formats.chunks import CHUNK
 from store.documents import urn_ref
 
 
+def _name(names: dict | None, lang: str) -> str | None:
+    if not names:
+        return None
+    return names.get(lang) or names.get("en") or next(iter(names.values()))
+
+
+def concept_names(message: DataMessage) -> dict[str, str]:
+    """Component id -> its concept's name in the message language."""
+    lang = message.lang
+    schemes = {(d["agency"], d["id"], d["version"]): d for d in message.extra.get("conceptschemes") or []}
+    out = {}
+    dsd = message.dsd
+    for comp in dsd["dimensions"] + dsd["attributes"] + [dsd["time_dimension"], dsd["primary_measure"]]:
+        c = comp["concept"]
+        scheme = schemes.get((c["agency"], c["id"], c["version"]))
+        concept = next((x for x in (scheme or {}).get("concepts", []) if x["id"] == c["item"]), None)
+        if concept and (n := _name(concept["name"], lang)):
+            out[comp["id"]] = n
+    return out
+
+
+def labeller(message: DataMessage, labels: str):
+    """(header(component id), cell(component id, code)) for the chosen labels mode."""
+    if labels == "id":
+        return (lambda comp: comp), (lambda comp, code: code)
+    names = concept_names(message)
+    code_names = {comp: {c["id"]: _name(c["name"], message.lang) for c in cl["codes"]}
+                  for comp, cl in message.codelists.items()}
+
+    def label(code: str, name: str | None) -> str:
+        if name is None:
+            return code
+        return name if labels == "name" else f"{code}: {name}"
+
+    return (lambda comp: label(comp, names.get(comp)),
+            lambda comp, code: label(code, code_names.get(comp, {}).get(code)) if code else code)
+
+
 @register("csvdata", "application/vnd.sdmx.data+csv; charset=utf-8; version=2.0.0", "data")
 def sdmx_csv_20(message: DataMessage) -> Iterator[bytes]:
+    labels = message.extra.get("labels", "id")
+    header, cell = labeller(message, labels)
+    dims = message.dimension_ids
     series_attrs = message.series_attributes
     obs_attrs = message.observation_attribute_ids
-    structure_id = urn_ref(message.dataflow)
+    td, measure = message.dsd["time_dimension"]["id"], message.dsd["primary_measure"]["id"]
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\r\n")  # RFC 4180, as the SDMX-CSV spec asks
-    out.writerow(["STRUCTURE", "STRUCTURE_ID", "ACTION", *message.dimension_ids,
-                  message.dsd["time_dimension"]["id"], message.dsd["primary_measure"]["id"],
-                  *series_attrs, *obs_attrs])
-    fixed = list(series_attrs.values())
-    head = ["dataflow", structure_id, "I"]
+    out.writerow(["STRUCTURE", "STRUCTURE_ID", "ACTION", *map(header, dims), header(td), header(measure),
+                  *map(header, series_attrs), *map(header, obs_attrs)])
+    fixed = [cell(a, v) for a, v in series_attrs.items()]
+    head = ["dataflow", urn_ref(message.dataflow), "I"]
+    plain = labels == "id"
     for row in message.rows:
-        out.writerow([*head, *row.key, row.period, format_value(row.value), *fixed,
-                      *(v or "" for v in message.observation_attributes(row))])
+        key = row.key if plain else [cell(d, c) for d, c in zip(dims, row.key)]
+        attrs = message.observation_attributes(row)
+        if not plain:
+            attrs = [cell(a, v) for a, v in zip(obs_attrs, attrs)]
+        out.writerow([*head, *key, row.period, format_value(row.value), *fixed, *(v or "" for v in attrs)])
         if buf.tell() >= CHUNK:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)

@@ -17,6 +17,7 @@ from store.documents import structure_message
 
 
 @register("structure", "application/vnd.sdmx.structure+xml; charset=utf-8; version=2.1", "structure")
-def structure_21(documents: list[dict], prepared: datetime) -> Iterator[bytes]:
-    msg = structure_message(documents, prepared=prepared.strftime("%Y-%m-%dT%H:%M:%S"))
+def structure_21(documents: list[dict], selected: list[dict], prepared: datetime) -> Iterator[bytes]:
+    """`documents`: everything published (to resolve references); `selected`: what to send."""
+    msg = structure_message(documents, include=selected, prepared=prepared.strftime("%Y-%m-%dT%H:%M:%S"))
     yield sdmx.to_xml(msg, pretty_print=False)

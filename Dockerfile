@@ -1,0 +1,25 @@
+# The API (and the publisher CLI) in one image. Production points DATABASE_URL at
+# PostgreSQL; without it the container publishes the demonstration data into SQLite.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY api ./api
+COPY publisher ./publisher
+COPY store ./store
+# Editable, so the code finds the content folders and var/ beside it under /app.
+RUN pip install -e .
+
+COPY codelists ./codelists
+COPY dataflows ./dataflows
+COPY metadata ./metadata
+
+RUN useradd --create-home --uid 10001 migstat && mkdir -p /app/var && chown migstat /app/var
+USER migstat
+ENV CACHE_DIR=/app/var/cache PORT=8000
+EXPOSE 8000
+
+# `publisher db upgrade` then serve; with no DATABASE_URL, publish the demonstration data first.
+CMD ["sh", "-c", "if [ -z \"$DATABASE_URL\" ]; then publisher demo --workdir var/demo; else publisher db upgrade; fi && exec uvicorn api.app:app --host 0.0.0.0 --port $PORT --workers ${WORKERS:-2}"]

@@ -1,0 +1,302 @@
+"""SDMX-JSON 2.0.0 data messages (github sdmx-twg/sdmx-json, tag v2.0.0, data-message).
+
+Time series view (dimensionAtObservation=TIME_PERIOD): every DSD dimension is presented
+at ``series`` level, TIME_PERIOD at ``observation`` level, the dataflow's constant series
+attributes (UNIT_MEASURE) at ``series`` level and OBS_STATUS / CONF_STATUS at
+``observation`` level. Dimension and attribute values are written once in the structure
+and referred to by index in the data set, as the field guide's "Handling indexes" asks.
+
+Streaming: the structure needs only what ``DataMessage`` knows before the rows arrive
+(the codes and periods that occur). Observation attributes list *all* codes of their
+codelists, so the structure is complete before the first row is read. Then each series
+is encoded with orjson as soon as its key changes and appended to a byte buffer that is
+handed on in blocks of about ``CHUNK`` bytes; the body as a whole is never held.
+
+Component names come from the concept schemes when the caller passes them in
+``message.extra["conceptschemes"]`` (a list of conceptscheme documents); names are
+optional in SDMX-JSON, so without them components carry only their ids.
+Optional ``message.extra["dataflow_url"]`` / ``["datastructure_url"]`` add an ``href``
+to the structure links, which otherwise carry the SDMX URN (enough for the schema).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import orjson
+
+from api.formats import DataMessage, Obs, register
+from api.formats.chunks import CHUNK, series_groups
+from store import periods as sdmx_periods
+from store.documents import LANGUAGES
+
+# The schema this message follows. The schema's own "id" points at the master branch,
+# where 2.0.0 is no longer kept (master now holds 2.1); the tag keeps it resolvable.
+SCHEMA_URL = ("https://raw.githubusercontent.com/sdmx-twg/sdmx-json/v2.0.0/"
+              "data-message/tools/schemas/2.0.0/sdmx-json-data-schema.json")
+
+MEDIA_TYPE = "application/vnd.sdmx.data+json; charset=utf-8; version=2.0.0"
+
+# SDMX cross-domain concepts useful to visualisation tools (field guide: component roles).
+ROLES = {"FREQ", "TIME_PERIOD", "UNIT_MEASURE", "OBS_STATUS", "CONF_STATUS", "REF_AREA"}
+
+_URN = "urn:sdmx:org.sdmx.infomodel.datastructure.{cls}={agency}:{id}({version})"
+
+
+# --- localised text ---------------------------------------------------------------------
+
+def _lang_order(lang: str) -> list[str]:
+    """Languages in the message, the requested (or fallback) one first."""
+    main = lang if lang in LANGUAGES else "en"
+    return [main, *(lg for lg in LANGUAGES if lg != main)]
+
+
+def _texts(obj: dict, field: str, langs: list[str]) -> dict:
+    """``{field: best match, field+'s': all languages}`` for a localised field, or {}."""
+    texts = {k: v for k, v in (obj.get(field) or {}).items() if v}
+    if not texts:
+        return {}
+    best = next((texts[lg] for lg in langs if lg in texts), next(iter(texts.values())))
+    ordered = {lg: texts[lg] for lg in langs if lg in texts}
+    ordered.update({k: v for k, v in texts.items() if k not in ordered})
+    return {field: best, field + "s": ordered}
+
+
+def _named(obj: dict, langs: list[str]) -> dict:
+    return {**_texts(obj, "name", langs), **_texts(obj, "description", langs)}
+
+
+# --- structure --------------------------------------------------------------------------
+
+def _concepts(message: DataMessage) -> dict[tuple[str, str, str, str], dict]:
+    """(agency, scheme id, version, concept id) -> concept, from extra["conceptschemes"]."""
+    out = {}
+    for scheme in message.extra.get("conceptschemes") or []:
+        for c in scheme.get("concepts", []):
+            out[(scheme["agency"], scheme["id"], scheme["version"], c["id"])] = c
+    return out
+
+
+def _component(comp: dict, concepts: dict, langs: list[str]) -> dict:
+    """id, name(s), description(s) and roles of a DSD component (from its concept)."""
+    out: dict = {"id": comp["id"]}
+    ref = comp.get("concept") or {}
+    concept = concepts.get((ref.get("agency"), ref.get("id"), ref.get("version"), ref.get("item")))
+    if concept:
+        out.update(_named(concept, langs))
+    role = ref.get("item", comp["id"])
+    if role in ROLES:
+        out["roles"] = [role]
+    return out
+
+
+def _code_value(code: dict, langs: list[str]) -> dict:
+    value = {"id": code["id"], **_texts(code, "name", langs)}
+    if "name" not in value:  # the schema needs a name with every coded value
+        value["name"] = code["id"]
+    if code.get("parent"):
+        value["parent"] = code["parent"]
+    return value
+
+
+def _codes_by_id(codelist: dict | None) -> dict[str, dict]:
+    return {c["id"]: c for c in (codelist or {}).get("codes", [])}
+
+
+def _period_value(period: str) -> dict:
+    value = {"id": period, "name": period}
+    try:
+        first, last = sdmx_periods.bounds(period)
+    except sdmx_periods.PeriodError:
+        return value
+    value["start"] = f"{first.isoformat()}T00:00:00Z"
+    value["end"] = f"{last.isoformat()}T23:59:59Z"
+    return value
+
+
+def _links(message: DataMessage) -> list[dict]:
+    flow, dsd = message.dataflow, message.dsd
+    links = []
+    for cls, doc, rel, href in (("Dataflow", flow, "dataflow", message.extra.get("dataflow_url")),
+                                ("DataStructure", dsd, "datastructure",
+                                 message.extra.get("datastructure_url"))):
+        link = {"rel": rel, "urn": _URN.format(cls=cls, agency=doc["agency"], id=doc["id"],
+                                                 version=doc["version"])}
+        if href:
+            link["href"] = href
+        links.append(link)
+    return links
+
+
+def _prepared(dt: datetime) -> str:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Layout:
+    """The structure object plus the index maps the data set needs."""
+
+    def __init__(self, message: DataMessage):
+        langs = _lang_order(message.lang)
+        self.langs = langs
+        concepts = _concepts(message)
+        dsd = message.dsd
+        dims = dsd["dimensions"]
+        if len(message.dimension_codes) != len(dims):
+            raise ValueError(f"dimension_codes has {len(message.dimension_codes)} lists "
+                             f"for {len(dims)} dimensions of {dsd['id']}")
+
+        # Dimensions: all at series level, TIME_PERIOD at observation level.
+        self.dim_index: list[dict[str, int]] = []
+        series_dims = []
+        for pos, (dim, codes) in enumerate(zip(dims, message.dimension_codes)):
+            by_id = _codes_by_id(message.codelists.get(dim["id"]))
+            values = [_code_value(by_id.get(code, {"id": code}), langs) for code in codes]
+            series_dims.append({**_component(dim, concepts, langs), "keyPosition": pos,
+                                "values": values})
+            self.dim_index.append({code: i for i, code in enumerate(codes)})
+        td = dsd["time_dimension"]
+        self.period_index = {p: i for i, p in enumerate(message.periods)}
+        obs_dims = [{**_component(td, concepts, langs), "keyPosition": len(dims),
+                     "values": [_period_value(p) for p in message.periods]}]
+
+        # Attributes: the dataflow's constant values at series level; observation ones
+        # with all codes of their codelists, so the structure is known before any row.
+        dim_ids = [d["id"] for d in dims]
+        fixed = message.series_attributes
+        series_attrs, self.series_attr_values = [], []
+        obs_attrs, self.obs_attr_index = [], []
+        declared = {a["id"] for a in dsd["attributes"]}
+        # A constant the dataflow sets for an attribute its DSD lacks is still shown (as
+        # the CSV and XML formats do), attached to all dimensions.
+        undeclared = [{"id": a, "attached_to": "series"} for a in fixed if a not in declared]
+        for attr in [*dsd["attributes"], *undeclared]:
+            comp = {**_component(attr, concepts, langs), "isMandatory": bool(attr.get("mandatory"))}
+            codelist = message.codelists.get(attr["id"])
+            if attr["attached_to"] == "observation":
+                comp["relationship"] = {"observation": {}}
+                if codelist and codelist.get("codes"):
+                    comp["values"] = [_code_value(c, langs) for c in codelist["codes"]]
+                    self.obs_attr_index.append({c["id"]: i for i, c in enumerate(codelist["codes"])})
+                else:  # uncoded: values go into the data set as they are
+                    self.obs_attr_index.append(None)
+                obs_attrs.append(comp)
+            else:
+                comp["relationship"] = {"dimensions": dim_ids}
+                code = fixed.get(attr["id"])
+                if code is None:
+                    self.series_attr_values.append(None)
+                elif codelist is not None:
+                    code_doc = _codes_by_id(codelist).get(code, {"id": code})
+                    comp["values"] = [_code_value(code_doc, langs)]
+                    self.series_attr_values.append(0)
+                else:
+                    self.series_attr_values.append(code)
+                series_attrs.append(comp)
+
+        pm = dsd["primary_measure"]
+        flow = message.dataflow
+        self.structure = {
+            "links": _links(message),
+            **_named(flow, langs),
+            "dimensions": {"series": series_dims, "observation": obs_dims},
+            "measures": {"observation": [_component(pm, concepts, langs)]},
+            "attributes": {"series": series_attrs, "observation": obs_attrs},
+            "dataSets": [0],
+        }
+
+
+# --- the message ------------------------------------------------------------------------
+
+# Obs fields holding the observation-level attributes (DataMessage.observation_attributes
+# reads the same two); anything else goes through that method, more slowly.
+_OBS_FIELDS = {"OBS_STATUS": Obs._fields.index("obs_status"),
+               "CONF_STATUS": Obs._fields.index("conf_status")}
+
+
+def _number(value: float | None) -> int | float | None:
+    """Counts as JSON integers, other values as numbers, withheld values as null."""
+    if value is None:
+        return None
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _observation_encoder(message: DataMessage, layout: _Layout):
+    """row -> [value, attribute value indexes...] (the field guide's observation array)."""
+    attr_ids = message.observation_attribute_ids
+    fields = [_OBS_FIELDS.get(a) for a in attr_ids]
+    if None in fields:
+        def attributes(row: Obs):
+            return message.observation_attributes(row)
+    else:
+        def attributes(row: Obs):
+            return [row[f] for f in fields]
+    indexes = list(zip(attr_ids, layout.obs_attr_index))
+
+    def encode(row: Obs) -> list:
+        out = [_number(row.value)]
+        for (attr_id, index), code in zip(indexes, attributes(row)):
+            if code is None or index is None:
+                out.append(code)
+            elif (i := index.get(code)) is not None:
+                out.append(i)
+            else:
+                raise ValueError(f"{'.'.join(row.key)} {row.period}: {attr_id} {code!r} "
+                                 "is not in its codelist")
+        return out
+
+    return encode
+
+
+@register("jsondata", MEDIA_TYPE, "data")
+def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
+    layout = _Layout(message)
+    meta = {
+        "schema": SCHEMA_URL,
+        "id": message.message_id,
+        "prepared": _prepared(message.prepared),
+        "test": False,
+        "contentLanguages": layout.langs,
+        "sender": {"id": message.sender},
+    }
+    dataset_head = {"structure": 0, "action": "Information", "links": _links(message)[:1]}
+    buf = bytearray(b'{"meta":')
+    buf += orjson.dumps(meta)
+    buf += b',"data":{"structures":['
+    buf += orjson.dumps(layout.structure)
+    buf += b'],"dataSets":['
+    buf += orjson.dumps(dataset_head)[:-1]  # leave the object open for "series"
+    buf += b',"series":{'
+
+    dim_index = layout.dim_index
+    period_key = {p: str(i) for p, i in layout.period_index.items()}
+    encode = _observation_encoder(message, layout)
+    series_attrs = layout.series_attr_values
+    separator = b'"'
+    for key, rows in series_groups(message.rows):
+        try:
+            series_key = ":".join([str(index[code]) for index, code in zip(dim_index, key)])
+        except KeyError as exc:
+            raise ValueError(f"series {'.'.join(key)}: code {exc} is not in dimension_codes") from None
+        observations = {}
+        for row in rows:
+            try:
+                observations[period_key[row.period]] = encode(row)
+            except KeyError:
+                raise ValueError(f"series {'.'.join(key)}: period {row.period} "
+                                 "is not in periods") from None
+        series = {"attributes": series_attrs, "observations": observations} if series_attrs \
+            else {"observations": observations}
+        buf += separator
+        buf += series_key.encode("ascii")
+        buf += b'":'
+        buf += orjson.dumps(series)
+        separator = b',"'
+        if len(buf) >= CHUNK:
+            yield bytes(buf)
+            buf.clear()
+    buf += b"}}]}}"
+    yield bytes(buf)
