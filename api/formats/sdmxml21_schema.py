@@ -1,0 +1,163 @@
+"""SDMX-ML 2.1 structure-specific schema (XSD) for a dataflow.
+
+A StructureSpecificData message is only valid together with a schema derived from its
+data structure: the SDMX 2.1 rules for structure-specific schemas (SDMX-ML 2.1, the
+base types in SDMXDataStructureSpecificBase.xsd) restrict the abstract ``dsd:DataSetType``,
+``dsd:SeriesType`` and ``dsd:ObsType`` so that every dimension and attribute becomes an
+explicit, typed XML attribute, and every codelist an enumerated simple type. This module
+writes that schema for the one organisation the service emits: time series, with
+TIME_PERIOD at the observation level, no groups, no explicit measures.
+
+Built as an lxml tree (not strings, unlike the data writers): the schema is small, made
+once per request, and names come from content, so escaping must be right.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+# One definition of the namespace, shared with the data writer whose header names it.
+from api.formats.sdmxml21_data import dsd_namespace
+
+NS_XS = "http://www.w3.org/2001/XMLSchema"
+NS_COMMON = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common"
+NS_DSD = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/data/structurespecific"
+NS_XML = "http://www.w3.org/XML/1998/namespace"
+
+#: The dimension at the observation level, fixed by the namespace (…:ObsLevelDim:TIME_PERIOD).
+TIME_DIMENSION = "TIME_PERIOD"
+
+
+def _xs(tag: str) -> str:
+    return f"{{{NS_XS}}}{tag}"
+
+
+def _sub(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
+    return etree.SubElement(parent, _xs(tag), {k: v for k, v in attrs.items() if v is not None})
+
+
+def _documentation(parent: etree._Element, texts: dict | None) -> None:
+    """Names as xs:documentation, one per language, as generated SDMX schemas carry them."""
+    if not texts:
+        return
+    annotation = _sub(parent, "annotation")
+    for lang, text in sorted(texts.items()):
+        doc = _sub(annotation, "documentation")
+        doc.set(f"{{{NS_XML}}}lang", lang)
+        doc.text = text
+
+
+def _type_names(dsd: dict, codelists: dict[str, dict]) -> dict[str, str]:
+    """Component id -> simple type name; one type per distinct codelist.
+
+    A type is named after its codelist id; the rare clash of two codelists with the same
+    id (other agency or version) is resolved by qualifying both with agency and version."""
+    refs: dict[str, tuple[str, str, str]] = {}
+    for comp in [*dsd["dimensions"], *dsd.get("attributes", [])]:
+        if comp["id"] in codelists:
+            cl = codelists[comp["id"]]
+            refs[comp["id"]] = (cl.get("agency", ""), cl["id"], cl.get("version", ""))
+    ids: dict[str, set] = {}
+    for r in refs.values():
+        ids.setdefault(r[1], set()).add(r)
+
+    def name(r: tuple[str, str, str]) -> str:
+        # xs:NCName allows '.', '-' and '_' (SDMX ids and versions use only those).
+        return r[1] if len(ids[r[1]]) == 1 else f"{r[0]}.{r[1]}.{r[2]}"
+
+    return {comp: name(r) for comp, r in refs.items()}
+
+
+def _codelist_type(schema: etree._Element, name: str, codelist: dict) -> None:
+    simple = _sub(schema, "simpleType", name=name)
+    _documentation(simple, codelist.get("name"))
+    restriction = _sub(simple, "restriction", base="xs:string")
+    for code in codelist["codes"]:
+        _documentation(_sub(restriction, "enumeration", value=code["id"]), code.get("name"))
+
+
+def _restriction(schema: etree._Element, name: str, base: str) -> etree._Element:
+    complex_content = _sub(_sub(schema, "complexType", name=name), "complexContent")
+    return _sub(complex_content, "restriction", base=base)
+
+
+def _prohibit(restriction: etree._Element, *names: str) -> None:
+    # Restriction inherits the base type's attribute uses; these must not appear here.
+    for n in names:
+        _sub(restriction, "attribute", name=n, use="prohibited")
+
+
+def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_location: str = "") -> bytes:
+    """The SDMX-ML 2.1 structure-specific schema of a dataflow (time series, TIME_PERIOD at
+    the observation level), as UTF-8 XSD bytes.
+
+    ``codelists`` maps component ids to codelist documents (store.documents); components
+    without one are typed as plain strings. ``base_location`` is prefixed to the official
+    schemas' file names (SDMXCommon.xsd, SDMXDataStructureSpecific.xsd) in the imports.
+    """
+    namespace = dsd_namespace(dataflow)
+    schema = etree.Element(
+        _xs("schema"),
+        nsmap={"xs": NS_XS, "common": NS_COMMON, "dsd": NS_DSD, None: namespace},
+        targetNamespace=namespace,
+        elementFormDefault="unqualified",
+        attributeFormDefault="unqualified",
+    )
+    _documentation(schema, dataflow.get("name"))
+    _sub(schema, "import", namespace=NS_COMMON, schemaLocation=base_location + "SDMXCommon.xsd")
+    _sub(schema, "import", namespace=NS_DSD, schemaLocation=base_location + "SDMXDataStructureSpecific.xsd")
+
+    type_names = _type_names(dsd, codelists)
+    written: set[str] = set()
+    for comp_id, name in type_names.items():
+        if name not in written:
+            written.add(name)
+            _codelist_type(schema, name, codelists[comp_id])
+
+    def typed(restriction: etree._Element, comp_id: str, use: str) -> None:
+        _sub(restriction, "attribute", name=comp_id, type=type_names.get(comp_id, "xs:string"), use=use)
+
+    def use(attr: dict) -> str:
+        return "required" if attr.get("mandatory") else "optional"
+
+    attributes = dsd.get("attributes", [])
+
+    # DataSet: series only (the observation dimension is TIME_PERIOD, so no flat Obs);
+    # attributes attached to the data set, if any, are XML attributes of DataSet.
+    data_set = _restriction(schema, "DataSetType", "dsd:DataSetType")
+    seq = _sub(data_set, "sequence")
+    _sub(seq, "element", ref="common:Annotations", minOccurs="0")
+    _sub(seq, "element", name="DataProvider", type="common:DataProviderReferenceType",
+         form="unqualified", minOccurs="0")
+    _sub(_sub(seq, "choice", minOccurs="0"), "element", name="Series", type="SeriesType",
+         form="unqualified", maxOccurs="unbounded")
+    for attr in attributes:
+        if attr.get("attached_to") == "dataset":
+            typed(data_set, attr["id"], use(attr))
+    _prohibit(data_set, "REPORTING_YEAR_START_DAY")
+
+    # Series: the key (every dimension but time, all required) and series-level attributes.
+    series = _restriction(schema, "SeriesType", "dsd:SeriesType")
+    seq = _sub(series, "sequence")
+    _sub(seq, "element", ref="common:Annotations", minOccurs="0")
+    _sub(seq, "element", name="Obs", type="ObsType", form="unqualified", minOccurs="0", maxOccurs="unbounded")
+    for dim in dsd["dimensions"]:
+        typed(series, dim["id"], "required")
+    for attr in attributes:
+        if attr.get("attached_to") == "series":
+            typed(series, attr["id"], use(attr))
+    _prohibit(series, TIME_DIMENSION, "REPORTING_YEAR_START_DAY")
+
+    # Obs: the period (required), the value (absent when withheld) and observation attributes.
+    obs = _restriction(schema, "ObsType", "dsd:ObsType")
+    _sub(_sub(obs, "sequence"), "element", ref="common:Annotations", minOccurs="0")
+    _sub(obs, "attribute", name=TIME_DIMENSION, type="common:ObservationalTimePeriodType", use="required")
+    _sub(obs, "attribute", name=dsd["primary_measure"]["id"], type="xs:double", use="optional")
+    for attr in attributes:
+        if attr.get("attached_to") == "observation":
+            typed(obs, attr["id"], use(attr))
+    # ``type`` names an explicit measure; this schema has none.
+    _prohibit(obs, "type", "REPORTING_YEAR_START_DAY")
+
+    # lxml's own declaration uses single quotes; write the usual one.
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(schema, encoding="UTF-8", pretty_print=True)
