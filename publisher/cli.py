@@ -104,13 +104,53 @@ def ingest(paths: list[Path], dataflow: str = typer.Option(..., "--dataflow", "-
 @app.command()
 def publish(description: str = typer.Option("", help="What this release contains."),
             database: str = DbOption) -> None:
-    """Release everything staged into the public area, as one release."""
+    """Release everything staged into the public area, as one release: protected under
+    each dataflow's disclosure rule and audited; refused if the audit fails."""
+    from publisher.publish import PublicationRefused
     from publisher.publish import publish as publish_all
-    release_id, summary = publish_all(make_engine(database), _content(), description)
+    try:
+        release_id, summary = publish_all(make_engine(database), _content(), description)
+    except PublicationRefused as exc:
+        _audit_report(exc.findings)
+        err.print("[bold red]Release refused: nothing was published.[/]")
+        raise typer.Exit(1) from None
     console.print(f"release {release_id} published")
     for flow, counts in summary.items():
         console.print(f"  {flow}: {counts['added']} added, {counts['changed']} revised, "
-                      f"{counts['withdrawn']} withdrawn")
+                      f"{counts['withdrawn']} withdrawn, {counts['withheld']} withheld")
+
+
+def _audit_report(findings: list) -> bool:
+    """Print the audit; return whether every unsafe cell is protected."""
+    by_pop: dict[str, list] = {}
+    for f in findings:
+        by_pop.setdefault(f.population, []).append(f)
+    table = Table(title="Disclosure audit: what an attacker can prove about each unsafe cell")
+    for col in ("population", "unsafe cells", "exposed", "narrowest interval", "verdict"):
+        table.add_column(col)
+    for pop, fs in sorted(by_pop.items()):
+        bad = [f for f in fs if not f.safe]
+        narrow = min(fs, key=lambda f: f.high - f.low)
+        table.add_row(pop, str(len(fs)), str(len(bad)), f"[{narrow.low:g}, {narrow.high:g}]",
+                      "[red]UNSAFE[/]" if bad else "[green]safe[/]")
+    console.print(table)
+    for f in [f for f in findings if not f.safe][:20]:
+        err.print(f"  exposed: {f.population} {f.cell}: an attacker proves it lies in [{f.low:g}, {f.high:g}]")
+    return all(f.safe for f in findings)
+
+
+@app.command()
+def audit(database: str = DbOption) -> None:
+    """Audit what the API serves now: for every withheld small count, the smallest and
+    largest value an attacker can prove from everything published (exit 1 if unsafe)."""
+    from publisher.publish import audit as audit_store
+    with make_engine(database).connect() as conn:
+        findings = audit_store(conn, _content())
+    if not findings:
+        console.print("no suppressed dataflow is published: nothing to audit")
+        return
+    if not _audit_report(findings):
+        raise typer.Exit(1)
 
 
 @app.command("generate-demo")

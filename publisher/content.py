@@ -8,11 +8,12 @@ together, each with the file it is in, so one run shows everything to fix.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
+from publisher.disclosure.policy import Policy
 from store.documents import LANGUAGES, build_model, ref, urn_ref
 
 # The content folders sit at the project root; CONTENT_DIR points elsewhere.
@@ -31,11 +32,16 @@ class ContentError(Exception):
         super().__init__("inconsistent statistical content:\n  " + "\n  ".join(problems))
 
 
+#: The one extract column that is not an SDMX component: the cell key of the cell-key
+#: perturbation method (sum of the cell's secret record keys mod 256), for staging only.
+CELL_KEY = "CELL_KEY"
+
+
 @dataclass
 class ExtractLayout:
     """How the columns of an aggregated extract map to a dataflow's components."""
 
-    columns: dict[str, list[str]]  # component id -> accepted column headers
+    columns: dict[str, list[str]]  # component id (or CELL_KEY) -> accepted column headers
     fixed: dict[str, str]  # component id -> constant code (e.g. FREQ)
 
 
@@ -270,6 +276,13 @@ def load(root: Path = ROOT) -> Content:
         flow["structure"] = ref(dsd)
         for key in ("frequency", "unit", "source"):
             flow[key] = data.get(key)
+        try:
+            flow["disclosure"] = asdict(Policy.from_content(data.get("disclosure")))
+            flow["annotations"] = [{"type": "CONF_DATA_TR", "title": "SIMS 7.2",
+                                    "text": {lang: Policy(**flow["disclosure"]).describe(lang)
+                                             for lang in LANGUAGES}}]
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{where}: disclosure: {exc}")
         freq_codes = {c["id"] for c in codelists.get("CL_FREQ", {}).get("codes", [])}
         if flow["frequency"] not in freq_codes:
             problems.append(f"{where}: frequency {flow['frequency']!r} is not in CL_FREQ")
@@ -289,8 +302,11 @@ def load(root: Path = ROOT) -> Content:
                    for k, v in (ext.get("columns") or {}).items()}
         fixed = {k: str(v) for k, v in (ext.get("fixed") or {}).items()}
         for comp in list(columns) + list(fixed):
-            if comp not in ids:
+            if comp not in ids and comp != CELL_KEY:
                 problems.append(f"{where}: extract maps unknown component {comp!r}")
+        if CELL_KEY in fixed:
+            problems.append(f"{where}: the cell key differs from cell to cell: {CELL_KEY} "
+                            "belongs under extract.columns, not extract.fixed")
         for comp in [c["id"] for c in dsd["dimensions"]] + [td, pm]:
             if comp not in columns and comp not in fixed:
                 # Without a declared header the component id itself is the header.

@@ -19,9 +19,13 @@ What is generated, quarterly from 2019-Q1 to 2025-Q4:
   the quarter. A stock cube economic activity x age x education x sex is carried
   from quarter to quarter (survivors plus new permits); the margins written are
   activity x age x sex and activity x education x sex, each with its totals.
+  Each row also carries its *cell key* (cell-key perturbation method): every
+  non-empty cell of the underlying cube gets a random key 0..255 (standing in for
+  the sum of its records' secret keys mod 256), empty cells 0, and the key of every
+  written cell, totals included, is the sum of its cube cells' keys mod 256.
 
-Every total in the files is the exact sum of its parts, no (key, period) occurs
-twice, and counts are non-negative integers. Codes are written as ids except SEX
+Every total in the files is the exact sum of its parts (its cell key the sum of its
+parts' keys mod 256), no (key, period) occurs twice, and counts are non-negative integers. Codes are written as ids except SEX
 and REGION, which are written as their Azerbaijani names (``Qadın``, ``Şəki-Zaqatala``,
 ``Azərbaycan Respublikası``...) so that the extract reader's label mapping and the
 Azerbaijani letters are exercised.
@@ -48,6 +52,8 @@ import pandas as pd
 FIRST_YEAR, LAST_YEAR = 2019, 2025
 PERIODS = [f"{y}-Q{q}" for y in range(FIRST_YEAR, LAST_YEAR + 1) for q in range(1, 5)]
 TOTAL = "_T"
+CELL_KEY = "CELL_KEY"  # the extract column of the cell key (publisher.content.CELL_KEY)
+KEY_MODULUS = 256
 
 # Dimensions written as their Azerbaijani names rather than as ids.
 LABELLED_DIMENSIONS = ("SEX", "REGION")
@@ -87,18 +93,33 @@ class Cube:
     dims: list[str]
     codes: list[list[str]]
     values: np.ndarray  # int64, shape (len(PERIODS), len(codes[0]), ...)
+    # Optional cell keys (cell-key method), int64 0..255, same shape as `values`:
+    # 0 for an empty cell. Additive mod 256, like the counts.
+    keys: np.ndarray | None = None
+
+
+def leaf_keys(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random cell key 0..255 for each cell with a positive count, 0 for
+    empty cells. Call it after every count has been drawn from `rng`, so that adding
+    keys leaves the counts of a seed unchanged."""
+    keys = rng.integers(0, KEY_MODULUS, size=values.shape, dtype=np.int64)
+    return np.where(values > 0, keys, 0)
 
 
 def _margin(cube: Cube, free: tuple[str, ...], keep_zero: Callable[[pd.DataFrame], pd.Series]) -> pd.DataFrame:
-    """The table of `free` dimensions (each with its `_T` total); the other dimensions are `_T`."""
+    """The table of `free` dimensions (each with its `_T` total); the other dimensions are `_T`.
+
+    With cell keys, each row's key is the sum of its cube cells' keys mod 256."""
     others = tuple(i + 1 for i, d in enumerate(cube.dims) if d not in free)
-    values = cube.values.sum(axis=others) if others else cube.values
-    # `values` now has axes (period, *free in cube order); append a total along each.
+    arrays = [cube.values] if cube.keys is None else [cube.values, cube.keys]
+    arrays = [a.sum(axis=others) if others else a for a in arrays]
+    # The arrays now have axes (period, *free in cube order); append a total along each.
     free_in_order = [d for d in cube.dims if d in free]
     codes = []
     for k, d in enumerate(free_in_order, start=1):
-        values = np.concatenate([values, values.sum(axis=k, keepdims=True)], axis=k)
+        arrays = [np.concatenate([a, a.sum(axis=k, keepdims=True)], axis=k) for a in arrays]
         codes.append(cube.codes[cube.dims.index(d)] + [TOTAL])
+    values = arrays[0]
     idx = np.indices(values.shape).reshape(values.ndim, -1)
     frame = {"TIME_PERIOD": np.asarray(PERIODS)[idx[0]]}
     for d in cube.dims:
@@ -108,6 +129,8 @@ def _margin(cube: Cube, free: tuple[str, ...], keep_zero: Callable[[pd.DataFrame
         else:
             frame[d] = TOTAL
     frame["OBS_VALUE"] = values.reshape(-1)
+    if cube.keys is not None:
+        frame[CELL_KEY] = arrays[1].reshape(-1) % KEY_MODULUS
     df = pd.DataFrame(frame)
     return df[(df["OBS_VALUE"] > 0) | keep_zero(df)]
 
@@ -118,12 +141,14 @@ def _tables(cube: Cube, margins: list[tuple[str, ...]],
     parts = [_margin(cube, (), keep_zero)] + [_margin(cube, m, keep_zero) for m in margins]
     df = pd.concat(parts, ignore_index=True)
     key = ["TIME_PERIOD", *cube.dims]
-    # A cell shared by two margins (e.g. total by sex) has the same value in both.
-    assert (df.groupby(key, sort=False)["OBS_VALUE"].nunique() == 1).all()
+    # A cell shared by two margins (e.g. total by sex) has the same value (and key) in both.
+    measured = ["OBS_VALUE"] + ([CELL_KEY] if CELL_KEY in df.columns else [])
+    assert (df.groupby(key, sort=False)[measured].nunique() == 1).all().all()
     df = df.drop_duplicates(subset=key, keep="first")
     order = df["TIME_PERIOD"].map({p: i for i, p in enumerate(PERIODS)})
     df = df.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
-    df["OBS_VALUE"] = df["OBS_VALUE"].astype("int64")
+    for column in measured:
+        df[column] = df[column].astype("int64")
     return df.reset_index(drop=True)
 
 
@@ -133,7 +158,13 @@ def _header(flow, component: str) -> str:
 
 
 def _write(flow, df: pd.DataFrame, path: Path) -> None:
-    """Write `df` (component ids as columns) with the flow's Azerbaijani headers."""
+    """Write `df` (component ids as columns) with the flow's Azerbaijani headers.
+
+    The cell keys (column CELL_KEY) are written when the flow's extract layout maps
+    CELL_KEY, under its first header."""
+    if CELL_KEY in flow.layout.columns and CELL_KEY not in df.columns:
+        raise ValueError(f"the extract layout of {flow.document['id']} has {CELL_KEY} "
+                         "but the demonstration draws no cell keys for it")
     out = df.copy()
     for dim in LABELLED_DIMENSIONS:
         if dim in out.columns:
@@ -412,6 +443,8 @@ def workperm_cube(flow, rng: np.random.Generator) -> Cube:
 def workperm_tables(flow, rng: np.random.Generator) -> pd.DataFrame:
     """Form No. 1 tables 8-9 from the stock, with totals; zeros only for the leading sections."""
     cube = workperm_cube(flow, rng)
+    # The keys come last from the stream, so the counts are those drawn without them.
+    cube.keys = leaf_keys(cube.values, rng)
     return _tables(cube, [("ECON_ACTIVITY", "AGE", "SEX"), ("ECON_ACTIVITY", "EDUCATION_LEV", "SEX")],
                    lambda df: df["ECON_ACTIVITY"].isin(list(LEADING_SECTIONS)))
 

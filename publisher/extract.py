@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from publisher import microdata
-from publisher.content import Dataflow
+from publisher.content import CELL_KEY, Dataflow
 from publisher.text import fold
 from store import periods
 
@@ -58,7 +58,8 @@ class CleanExtract:
     sha256: str
     encoding: str
     # One row per observation: the dimension columns (codes), TIME_PERIOD, OBS_VALUE,
-    # and series_key (codes joined by '.', in DSD order).
+    # series_key (codes joined by '.', in DSD order) and, when the dataflow's layout maps
+    # it, CELL_KEY (int, 0..255: the cell key of the cell-key method).
     observations: pd.DataFrame = field(repr=False)
 
     @property
@@ -231,6 +232,10 @@ def read_extract(path: Path | str, flow: Dataflow, *, encoding: str | None = "au
     bad(counts.index[ok & (numbers >= 0) & (numbers % 1 != 0)], measure, "the count is not a whole number")
     out[measure] = numbers
 
+    # Cell keys (cell-key method): whole numbers 0..255, when the layout has them.
+    if CELL_KEY in mapping:
+        out[CELL_KEY] = _cell_keys(frame[mapping[CELL_KEY]], bad)
+
     if not problems:
         out["series_key"] = out[dims].agg(".".join, axis=1)
         problems.extend(_duplicates(out, td, name, mapping))
@@ -240,7 +245,25 @@ def read_extract(path: Path | str, flow: Dataflow, *, encoding: str | None = "au
         problems.sort(key=lambda p: (p.row or 0, p.column or ""))
         raise ExtractRejected(problems[:MAX_PROBLEMS], total=len(problems))
     out[measure] = out[measure].astype(float)
+    if CELL_KEY in out:
+        out[CELL_KEY] = out[CELL_KEY].astype("int64")
     return CleanExtract(flow, name, digest, used_encoding, out.reset_index(names="row"))
+
+
+def _cell_keys(values: pd.Series, bad) -> pd.Series:
+    """The cell keys as numbers (NaN where wrong); each wrong one is reported via `bad`."""
+    keys = values.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+    numbers = pd.to_numeric(keys, errors="coerce")
+    missing = keys == ""
+    bad(keys.index[missing], CELL_KEY, "the cell key is missing (cell keys are whole numbers from 0 to 255)")
+    bad(keys.index[numbers.isna() & ~missing], CELL_KEY,
+        "the cell key is not a number (cell keys are whole numbers from 0 to 255)")
+    ok = numbers.notna()
+    fractional = ok & (numbers % 1 != 0)
+    bad(keys.index[fractional], CELL_KEY, "the cell key is not a whole number (cell keys are 0 to 255)")
+    bad(keys.index[ok & ~fractional & ((numbers < 0) | (numbers > 255))], CELL_KEY,
+        "the cell key is out of range (cell keys are whole numbers from 0 to 255)")
+    return numbers
 
 
 def _duplicates(out: pd.DataFrame, td: str, name: str, mapping: dict) -> list[Problem]:
@@ -263,9 +286,16 @@ def _totals(out: pd.DataFrame, flow: Dataflow, td: str, measure: str, name: str,
 
     Parts absent from the extract count as zero (extracts omit empty cells). Checked for
     every parent code of every dimension's hierarchy, one level at a time.
+
+    Cell keys are additive too: where the extract has them, the key of a total must be
+    the sum of its parts' keys mod 256. An absent part is an empty cell, whose key is 0,
+    so once the counts add up the parts present are all the parts. A total whose count
+    is already wrong is reported once, for its count.
     """
     problems = []
     dims = flow.dimension_ids
+    has_keys = CELL_KEY in out
+    summed_columns = [measure, CELL_KEY] if has_keys else [measure]
     for dim in dims:
         others = [d for d in dims if d != dim] + [td]
         for parent, kids in _children(flow.codelists[dim]).items():
@@ -273,12 +303,23 @@ def _totals(out: pd.DataFrame, flow: Dataflow, td: str, measure: str, name: str,
             parts = out[out[dim].isin(kids)]
             if totals.empty or parts.empty:
                 continue
-            summed = parts.groupby(others, sort=False)[measure].sum().rename("parts")
+            summed = parts.groupby(others, sort=False)[summed_columns].sum().add_prefix("parts_")
             merged = totals.reset_index(names="row").merge(summed.reset_index(), on=others, how="inner")
-            for row in merged[merged[measure] != merged["parts"]].itertuples(index=False):
+            wrong = merged[measure] != merged[f"parts_{measure}"]
+            for row in merged[wrong].itertuples(index=False):
                 r = row._asdict()
                 problems.append(Problem(
                     name, int(r["row"]), mapping.get(measure, measure), f"{r[measure]:g}",
                     f"total for {dim}={parent} is {r[measure]:g} but its parts "
-                    f"({', '.join(kids)}) add up to {r['parts']:g}"))
+                    f"({', '.join(kids)}) add up to {r[f'parts_{measure}']:g}"))
+            if not has_keys:
+                continue
+            merged["expected_key"] = merged[f"parts_{CELL_KEY}"].astype("int64") % 256
+            for row in merged[~wrong & (merged[CELL_KEY] != merged["expected_key"])].itertuples(index=False):
+                r = row._asdict()
+                key, parts_sum = int(r[CELL_KEY]), int(r[f"parts_{CELL_KEY}"])
+                problems.append(Problem(
+                    name, int(r["row"]), mapping[CELL_KEY], str(key),
+                    f"cell key of the total for {dim}={parent} is {key} but the keys of its parts "
+                    f"({', '.join(kids)}) add up to {parts_sum}, which is {r['expected_key']} mod 256"))
     return problems

@@ -1,7 +1,12 @@
-"""Publish: copy what is staged into the public area as one release, atomically.
+"""Publish: what is staged goes into the public area as one release, atomically.
 
-Disclosure control will sit here, between the staging area (true values) and the
-public area (what the API reads); until it does, values are copied through.
+Disclosure control sits here, between the staging area (true values) and the public
+area (what the API reads): each dataflow is protected under its declared method
+(publisher.disclosure), what is about to be public is audited inside the same
+transaction, and the release is refused (nothing written) when any unsafe cell could
+be worked out. A withheld observation is stored with no value, OBS_STATUS Q and
+CONF_STATUS C; whether it was withheld first or second is logged only in the staging
+area (staging_protection).
 
 Observations are versioned (see store.schema): a cell whose value changed, or that
 is no longer staged, is marked superseded by this release, and the new value is
@@ -25,7 +30,9 @@ from store.schema import (
     public_series,
     public_structure,
     staging_observation,
+    staging_protection,
 )
+from publisher.disclosure.protect import audit_all, protect_all
 
 
 def _upsert_structures(conn, content: Content, release_id: int) -> dict[str, int]:
@@ -51,12 +58,56 @@ def _upsert_structures(conn, content: Content, release_id: int) -> dict[str, int
     return flow_ids
 
 
-def _publish_dataflow(conn, flow_ref: str, structure_id: int, release_id: int) -> dict[str, int]:
-    staged = pd.DataFrame(conn.execute(
-        select(staging_observation.c.series_key, staging_observation.c.time_period,
-               staging_observation.c.value)
-        .where(staging_observation.c.dataflow == flow_ref)).all(),
-        columns=["series_key", "time_period", "value"])
+class PublicationRefused(RuntimeError):
+    """The audit found unsafe cells; `findings` says which."""
+
+    def __init__(self, findings: list):
+        self.findings = findings
+        unsafe = [f for f in findings if not f.safe]
+        super().__init__(f"release refused: {len(unsafe)} unsafe cell(s) could be worked out, e.g. "
+                         + "; ".join(f"{f.cell} in [{f.low:g}, {f.high:g}]" for f in unsafe[:3]))
+
+
+def staged_frames(conn, content: Content) -> dict[str, pd.DataFrame]:
+    """True values per staged dataflow: series_key, time_period, value, cell_key."""
+    s = staging_observation
+    out = {}
+    for flow_id, flow in content.dataflows.items():
+        rows = conn.execute(select(s.c.series_key, s.c.time_period, s.c.value, s.c.cell_key)
+                            .where(s.c.dataflow == flow.ref)).all()
+        if rows:
+            out[flow_id] = pd.DataFrame(rows, columns=["series_key", "time_period", "value", "cell_key"])
+    return out
+
+
+def public_frames(conn, content: Content, staged: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """What the API serves now (current observations), next to the true values."""
+    o, s, st = public_observation, public_series, public_structure
+    out = {}
+    for flow_id, flow in content.dataflows.items():
+        doc = flow.document
+        rows = conn.execute(
+            select(s.c.series_key, o.c.time_period, o.c.value)
+            .join(s, s.c.id == o.c.series_ref).join(st, st.c.id == s.c.dataflow_ref)
+            .where(st.c.kind == "dataflow", st.c.agency == doc["agency"], st.c.artefact_id == doc["id"],
+                   st.c.version == doc["version"], o.c.superseded_ref.is_(None))).all()
+        if not rows or flow_id not in staged:
+            continue
+        public = pd.DataFrame(rows, columns=["series_key", "time_period", "public_value"])
+        out[flow_id] = public.merge(staged[flow_id][["series_key", "time_period", "value"]],
+                                    on=["series_key", "time_period"], how="left")
+    return out
+
+
+def audit(conn, content: Content) -> list:
+    """Audit what the public area holds against the true values in staging."""
+    staged = staged_frames(conn, content)
+    return audit_all(list(content.dataflows.values()), public_frames(conn, content, staged))
+
+
+def _publish_dataflow(conn, protected: pd.DataFrame, structure_id: int, release_id: int) -> dict[str, int]:
+    """`protected`: series_key, time_period, public_value (NaN = withheld)."""
+    staged = protected[["series_key", "time_period", "public_value"]].rename(columns={"public_value": "value"})
     series = {r.series_key: r.id for r in conn.execute(
         select(public_series.c.id, public_series.c.series_key)
         .where(public_series.c.dataflow_ref == structure_id))}
@@ -79,8 +130,8 @@ def _publish_dataflow(conn, flow_ref: str, structure_id: int, release_id: int) -
         .where(s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None))).all(),
         columns=["id", "series_key", "time_period", "old_value"])
     merged = staged.merge(current, on=["series_key", "time_period"], how="outer", indicator=True)
-    # Copy-through: every published cell is free (F) and normal (A).
-    changed = merged[(merged["_merge"] == "both") & (merged["value"] != merged["old_value"])]
+    same = (merged["value"] == merged["old_value"]) | (merged["value"].isna() & merged["old_value"].isna())
+    changed = merged[(merged["_merge"] == "both") & ~same]
     added = merged[merged["_merge"] == "left_only"]
     withdrawn = merged[merged["_merge"] == "right_only"]
 
@@ -95,9 +146,11 @@ def _publish_dataflow(conn, flow_ref: str, structure_id: int, release_id: int) -
         if period not in bounds_cache:
             bounds_cache[period] = periods.bounds(period)
         start, end = bounds_cache[period]
+        withheld = pd.isna(value)
         rows.append({"series_ref": series[key], "time_period": period, "period_start": start,
-                     "period_end": end, "value": float(value), "obs_status": "A",
-                     "conf_status": "F", "release_ref": release_id})
+                     "period_end": end, "value": None if withheld else float(value),
+                     "obs_status": "Q" if withheld else "A", "conf_status": "C" if withheld else "F",
+                     "release_ref": release_id})
     for i in range(0, len(rows), 10_000):
         conn.execute(insert(o), rows[i:i + 10_000])
     return {"added": len(added), "changed": len(changed), "withdrawn": len(withdrawn)}
@@ -111,8 +164,26 @@ def publish(engine: Engine, content: Content, description: str = "") -> tuple[in
             published_at=datetime.now(timezone.utc), description=description,
         )).inserted_primary_key[0]
         flow_ids = _upsert_structures(conn, content, release_id)
-        staged_flows = {r[0] for r in conn.execute(select(staging_observation.c.dataflow).distinct())}
-        for flow in content.dataflows.values():
-            if flow.ref in staged_flows:
-                summary[flow.document["id"]] = _publish_dataflow(conn, flow.ref, flow_ids[flow.ref], release_id)
+        staged = staged_frames(conn, content)
+        protected = protect_all(list(content.dataflows.values()), staged)
+        for flow_id, frame in protected.items():
+            flow = content.dataflow(flow_id)
+            summary[flow_id] = _publish_dataflow(conn, frame, flow_ids[flow.ref], release_id)
+            summary[flow_id]["withheld"] = int(frame["public_value"].isna().sum())
+            _log(conn, release_id, flow, frame)
+        findings = audit(conn, content)
+        if any(not f.safe for f in findings):
+            raise PublicationRefused(findings)  # the transaction rolls back: nothing is published
     return release_id, summary
+
+
+def _log(conn, release_id: int, flow, frame: pd.DataFrame) -> None:
+    """The private record of what disclosure control did (never read by the API)."""
+    method = flow.document["disclosure"]["method"]
+    rows = [{"release_ref": release_id, "dataflow": flow.ref, "series_key": k, "time_period": p,
+             "true_value": float(v), "public_value": None if pd.isna(pv) else float(pv), "status": st,
+             "method": method}
+            for k, p, v, pv, st in zip(frame["series_key"], frame["time_period"], frame["value"],
+                                       frame["public_value"], frame["status"])]
+    for i in range(0, len(rows), 10_000):
+        conn.execute(insert(staging_protection), rows[i:i + 10_000])

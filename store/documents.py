@@ -18,7 +18,8 @@ Kinds and their fields (all carry ``kind, agency, id, version, name``; ``name`` 
   ``primary_measure``, ``attributes: [{id, concept, codelist, attached_to, mandatory}]``
   where ``concept`` is ``{agency, id, version, item}`` and ``codelist`` a reference
   ``{agency, id, version}``; ``attached_to`` is ``series`` or ``observation``.
-* ``dataflow``: ``structure`` (reference to the DSD), ``description``, ``frequency``,
+* ``dataflow``: ``structure`` (reference to the DSD), ``annotations: [{type, title, text: {lang: text}}]``
+  (reference metadata such as SIMS 7.2), ``description``, ``frequency``,
   ``unit``, ``source``, ``series_attributes: {ATTR: code}`` (constant per dataflow),
   ``category`` (reference to the category scheme plus ``item``).
 """
@@ -165,6 +166,9 @@ def build_model(documents: Iterable[dict]) -> dict[str, dict[str, object]]:
     for d in by_kind.get("dataflow", []):
         df = _maintainable(v21.DataflowDefinition, d, agencies,
                            structure=out["datastructure"].get(urn_ref(d["structure"])))
+        # Reference metadata carried as annotations (e.g. SIMS 7.2, confidentiality).
+        df.annotations = [v21.Annotation(type=a["type"], title=a.get("title"), text=_istr(a["text"]))
+                          for a in d.get("annotations") or []]
         out["dataflow"][urn_ref(d)] = df
 
     for d in by_kind.get("categoryscheme", []):

@@ -130,7 +130,28 @@ staging_observation = Table(
     Column("time_period", String(20), nullable=False),
     Column("value", Float, nullable=False),
     Column("extract_ref", ForeignKey("staging_extract.id"), nullable=False),
+    # The cell key of the cell-key method (ABS/ONS): the sum of the cell's secret
+    # record keys mod 256, from the extract; NULL when the dataflow's extract has none.
+    Column("cell_key", Integer, nullable=True),
     UniqueConstraint("dataflow", "series_key", "time_period"),
 )
 
-STAGING_TABLES = (staging_extract, staging_observation)
+# The private log of disclosure control: per release and cell, the true value, what
+# was published and why. Written by the publisher; never read by the API.
+staging_protection = Table(
+    "staging_protection",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("release_ref", Integer, nullable=False),
+    Column("dataflow", String(200), nullable=False),
+    Column("series_key", String(512), nullable=False),
+    Column("time_period", String(20), nullable=False),
+    Column("true_value", Float, nullable=False),
+    Column("public_value", Float, nullable=True),
+    # free | primary | secondary | rounded | perturbed
+    Column("status", String(16), nullable=False),
+    Column("method", String(16), nullable=False),
+)
+Index("ix_staging_protection_release_dataflow", staging_protection.c.release_ref, staging_protection.c.dataflow)
+
+STAGING_TABLES = (staging_extract, staging_observation, staging_protection)

@@ -45,6 +45,8 @@ def read_extract(content, flow_id: str, path: Path) -> pd.DataFrame:
             assert not unknown, f"{dim} labels not in {flow.codelists[dim]['id']}: {unknown}"
             df[dim] = df[dim].map(by_name)
     df["OBS_VALUE"] = df["OBS_VALUE"].astype("int64")
+    if "CELL_KEY" in df.columns:
+        df["CELL_KEY"] = df["CELL_KEY"].astype("int64")
     return df
 
 
@@ -76,7 +78,7 @@ def test_headers_are_the_azerbaijani_extract_headers(content, written):
     header = written["DF_RESPERM_TEMP"].read_text(encoding="utf-8").splitlines()[0]
     assert header == "Dövr,Vətəndaşlıq,Cins,Əsas,Region,Say"
     header = written["DF_WORKPERM_VALID"].read_text(encoding="utf-8").splitlines()[0]
-    assert header == "Dövr,İqtisadi fəaliyyət,Yaş qrupu,Təhsil,Cins,Say"
+    assert header == "Dövr,İqtisadi fəaliyyət,Yaş qrupu,Təhsil,Cins,Say,Hüceyrə açarı"
     # SEX and REGION carry Azerbaijani names, to exercise the label mapping.
     text = written["DF_RESPERM_TEMP"].read_text(encoding="utf-8")
     for label in ("Qadın", "Kişi", "Cəmi", "Şəki-Zaqatala", "Azərbaycan Respublikası"):
@@ -111,6 +113,27 @@ def test_every_total_equals_the_sum_of_its_parts(content, extracts, flow_id):
         assert both["OBS_VALUE_total"].notna().all(), f"parts along {dim} without a total"
         mismatch = both[both["OBS_VALUE_parts"] != both["OBS_VALUE_total"]]
         assert mismatch.empty, f"totals along {dim} differ from the sums:\n{mismatch.head()}"
+        checked += len(both)
+    assert checked > 1000
+
+
+def test_workperm_carries_cell_keys_and_every_total_key_is_the_sum_of_its_parts_mod_256(content, extracts):
+    assert "CELL_KEY" not in extracts["DF_RESPERM_TEMP"].columns
+    df = extracts["DF_WORKPERM_VALID"]
+    assert "CELL_KEY" in df.columns
+    assert df["CELL_KEY"].between(0, 255).all()
+    assert (df.loc[df["OBS_VALUE"] == 0, "CELL_KEY"] == 0).all()  # an empty cell has key 0
+    assert df["CELL_KEY"].nunique() == 256  # keys spread over the whole range
+    key = ["TIME_PERIOD", *dims(content, "DF_WORKPERM_VALID")]
+    checked = 0
+    for dim in dims(content, "DF_WORKPERM_VALID"):
+        rest = [k for k in key if k != dim]
+        parts = df[df[dim] != "_T"].groupby(rest, as_index=False)["CELL_KEY"].sum()
+        totals = df[df[dim] == "_T"][rest + ["CELL_KEY"]]
+        both = parts.merge(totals, on=rest, how="left", suffixes=("_parts", "_total"))
+        assert both["CELL_KEY_total"].notna().all(), f"parts along {dim} without a total"
+        mismatch = both[both["CELL_KEY_parts"] % 256 != both["CELL_KEY_total"]]
+        assert mismatch.empty, f"cell keys of totals along {dim} differ from the sums mod 256:\n{mismatch.head()}"
         checked += len(both)
     assert checked > 1000
 

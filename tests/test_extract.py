@@ -15,7 +15,7 @@ from sqlalchemy import select
 from publisher.extract import ExtractRejected, read_extract
 from publisher.staging import ingest
 from store.db import make_engine
-from store.schema import metadata
+from store.schema import metadata, staging_observation
 
 HEADER = "Dövr,Vətəndaşlıq,Cins,Əsas,Region,Say\n"
 GOOD_ROWS = [
@@ -130,6 +130,104 @@ def test_the_report_is_complete_not_just_the_first_error(tmp_path, flow):
     rows = [f"2024-Q1,X{i},Qadın,_T,_T,1" for i in range(5)]
     problems = rejected(write(tmp_path, rows), flow)
     assert [p.row for p in problems] == [2, 3, 4, 5, 6]
+
+
+# --- cell keys (cell-key method) -------------------------------------------------------
+
+KEYED_HEADER = "Dövr,İqtisadi fəaliyyət,Yaş qrupu,Təhsil,Cins,Say,Hüceyrə açarı\n"
+KEYED_ROWS = [
+    "2024-Q1,F,_T,_T,Qadın,10,200",
+    "2024-Q1,F,_T,_T,Kişi,15,100",
+    "2024-Q1,F,_T,_T,Cəmi,25,44",  # (200 + 100) mod 256
+    "2024-Q1,_T,Y15T29,_T,Cəmi,0,0",
+]
+
+
+@pytest.fixture
+def keyed_flow(content):
+    flow = content.dataflow("DF_WORKPERM_VALID")
+    assert "CELL_KEY" in flow.layout.columns
+    return flow
+
+
+def test_a_good_extract_with_cell_keys_brings_them_through(tmp_path, keyed_flow):
+    clean = read_extract(write(tmp_path, KEYED_ROWS, header=KEYED_HEADER), keyed_flow)
+    obs = clean.observations.set_index("series_key")
+    assert obs["CELL_KEY"].dtype == "int64"
+    assert obs.loc["Q.F._T._T.F", "CELL_KEY"] == 200
+    assert obs.loc["Q.F._T._T._T", ["OBS_VALUE", "CELL_KEY"]].tolist() == [25, 44]
+    assert obs.loc["Q._T.Y15T29._T._T", "CELL_KEY"] == 0
+    # The English header is accepted too.
+    english = KEYED_HEADER.replace("Hüceyrə açarı", "Cell key")
+    assert read_extract(write(tmp_path, KEYED_ROWS, header=english), keyed_flow).row_count == 4
+
+
+def test_dataflows_without_cell_keys_have_no_cell_key_column(tmp_path, flow):
+    assert "CELL_KEY" not in read_extract(write(tmp_path, GOOD_ROWS), flow).observations
+
+
+@pytest.mark.parametrize("key, reason", [
+    ("abc", "not a number"),
+    ("300", "out of range"),
+    ("256", "out of range"),
+    ("-1", "out of range"),
+    ("1.5", "not a whole number"),
+    ("", "missing"),
+])
+def test_a_bad_cell_key_is_reported_with_file_row_column_and_reason(tmp_path, keyed_flow, key, reason):
+    rows = [KEYED_ROWS[0], f"2024-Q1,B,_T,_T,Kişi,3,{key}"]
+    problems = rejected(write(tmp_path, rows, header=KEYED_HEADER), keyed_flow)
+    assert len(problems) == 1
+    p = problems[0]
+    assert (p.file, p.row, p.column, p.value) == ("extract.csv", 3, "Hüceyrə açarı", key)
+    assert reason in p.reason and "0 to 255" in p.reason
+
+
+def test_the_cell_key_column_is_required_when_the_layout_has_one(tmp_path, keyed_flow):
+    header = KEYED_HEADER.replace(",Hüceyrə açarı", "")
+    problems = rejected(write(tmp_path, [r.rsplit(",", 1)[0] for r in KEYED_ROWS], header=header), keyed_flow)
+    assert [(p.row, p.column) for p in problems] == [(1, None)]
+    assert "no column for CELL_KEY" in problems[0].reason and "Hüceyrə açarı" in problems[0].reason
+
+
+def test_a_total_whose_key_is_not_the_sum_of_its_parts_keys_mod_256(tmp_path, keyed_flow):
+    rows = KEYED_ROWS[:2] + ["2024-Q1,F,_T,_T,Cəmi,25,45"]
+    problems = rejected(write(tmp_path, rows, header=KEYED_HEADER), keyed_flow)
+    assert len(problems) == 1
+    p = problems[0]
+    assert (p.file, p.row, p.column, p.value) == ("extract.csv", 4, "Hüceyrə açarı", "45")
+    assert "SEX=_T" in p.reason and "add up to 300" in p.reason and "44 mod 256" in p.reason
+    # The plain sum (not reduced mod 256) is wrong too.
+    rows = KEYED_ROWS[:2] + ["2024-Q1,F,_T,_T,Cəmi,25,300"]
+    assert "out of range" in rejected(write(tmp_path, rows, header=KEYED_HEADER), keyed_flow)[0].reason
+
+
+def test_a_total_with_a_wrong_count_is_reported_once_for_its_count(tmp_path, keyed_flow):
+    rows = KEYED_ROWS[:2] + ["2024-Q1,F,_T,_T,Cəmi,26,45"]
+    problems = rejected(write(tmp_path, rows, header=KEYED_HEADER), keyed_flow)
+    assert [(p.row, p.column) for p in problems] == [(4, "Say")]
+
+
+def test_ingest_stores_the_cell_key_or_null(empty_store, content, demo_files):
+    engine = make_engine(empty_store)
+    extracts = {f: read_extract(demo_files[f], content.dataflow(f))
+                for f in ("DF_WORKPERM_VALID", "DF_RESPERM_TEMP")}
+    for clean in extracts.values():
+        ingest(engine, clean)
+    s = staging_observation
+    with engine.connect() as conn:
+        stored = {f: pd.DataFrame(conn.execute(
+            select(s.c.series_key, s.c.time_period, s.c.cell_key)
+            .where(s.c.dataflow == content.dataflow(f).ref)).all(),
+            columns=["series_key", "TIME_PERIOD", "cell_key"]) for f in extracts}
+    engine.dispose()
+    work = stored["DF_WORKPERM_VALID"]
+    assert len(work) == extracts["DF_WORKPERM_VALID"].row_count and work["cell_key"].notna().all()
+    both = work.merge(extracts["DF_WORKPERM_VALID"].observations, on=["series_key", "TIME_PERIOD"])
+    assert len(both) == len(work) and (both["cell_key"] == both["CELL_KEY"]).all()
+    assert work["cell_key"].between(0, 255).all() and work["cell_key"].nunique() > 200
+    res = stored["DF_RESPERM_TEMP"]
+    assert len(res) == extracts["DF_RESPERM_TEMP"].row_count and res["cell_key"].isna().all()
 
 
 # --- unit records are refused at the door --------------------------------------------

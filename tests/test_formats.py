@@ -87,7 +87,8 @@ def json_numbers(body: bytes) -> dict[tuple[str, str], float | None]:
 
 def csv_numbers(body: bytes, dims: int) -> dict[tuple[str, str], float | None]:
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
-    return {(".".join(r[3:3 + dims]), r[3 + dims]): float(r[4 + dims]) for r in rows[1:]}
+    return {(".".join(r[3:3 + dims]), r[3 + dims]): float(r[4 + dims]) if r[4 + dims] else None
+            for r in rows[1:]}
 
 
 @pytest.mark.parametrize("flow", FLOWS)

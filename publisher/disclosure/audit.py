@@ -1,0 +1,187 @@
+"""The attacker's view: how well can each withheld cell be recomputed?
+
+Everything published is a constant; every withheld cell is an unknown, at least
+`lower` (1 when zeros are published as zeros, so a withheld cell is known not to be
+empty; else 0). Each relation that involves an unknown is an equation. The system is
+split into connected components (unknowns that share an equation), and for each
+unknown HiGHS solves min and max (two LPs). LP bounds are rounded inwards (counts are
+integers); where a cell is borderline, the integer model decides (integer bounds can be
+tighter than the LP's in three or more dimensions).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import highspy
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from publisher.disclosure.relations import Relation, to_matrix
+
+
+@dataclass
+class Interval:
+    cell: int
+    low: float
+    high: float  # math.inf when unbounded
+
+
+@dataclass
+class AttackerSystem:
+    """A x_S = b over the withheld cells S, split into components."""
+
+    unknowns: np.ndarray  # cell positions of the withheld cells
+    matrix: csr_matrix  # rows: relations touching an unknown; columns: unknowns
+    rhs: np.ndarray
+    components: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (columns, rows)
+
+
+def attacker_system(values: np.ndarray, relations: list[Relation], withheld: np.ndarray) -> AttackerSystem:
+    n = len(values)
+    a = to_matrix(relations, n).tocsc()
+    unknowns = np.flatnonzero(withheld)
+    known = np.flatnonzero(~withheld)
+    a_s = a[:, unknowns].tocsr()
+    rhs = -(a[:, known] @ values[known].astype(float))
+    touching = np.flatnonzero(np.diff(a_s.indptr) > 0)
+    a_s, rhs = a_s[touching], rhs[touching]
+    system = AttackerSystem(unknowns, a_s, rhs)
+    if len(unknowns) == 0:
+        return system
+    # Unknowns are linked when they share an equation: components of A^T A.
+    adjacency = (a_s.T @ a_s).tocsr()
+    count, labels = connected_components(adjacency, directed=False)
+    # Every equation belongs to the component of any unknown it involves.
+    row_label = labels[a_s.indices[a_s.indptr[:-1]]] if a_s.shape[0] else np.array([], dtype=int)
+    for c in range(count):
+        cols = np.flatnonzero(labels == c)
+        rows = np.flatnonzero(row_label == c)
+        system.components.append((cols, rows))
+    return system
+
+
+class ComponentMILP:
+    """One component's attacker problem with integer unknowns, for borderline cells.
+
+    The LP bound rounded inwards is usually attained by some integer table: a
+    feasibility question (is there an integer solution with the cell at that value?),
+    which HiGHS answers much faster than it optimises. Only when there is none does it
+    optimise."""
+
+    def __init__(self, a: csr_matrix, b: np.ndarray, lower: float):
+        self.a, self.b, self.lower = a, b, float(lower)
+
+    def _solve(self, target: int, lo: float, hi: float, cost: float) -> tuple[str, float]:
+        n = self.a.shape[1]
+        c = np.zeros(n)
+        c[target] = cost
+        lb, ub = np.full(n, self.lower), np.full(n, np.inf)
+        lb[target], ub[target] = lo, hi
+        res = milp(c, constraints=[LinearConstraint(self.a, self.b, self.b)], integrality=np.ones(n),
+                   bounds=Bounds(lb, ub), options={"time_limit": 60})
+        if res.x is None:
+            msg = (res.message or "").lower()
+            return ("unbounded" if "unbounded" in msg else "infeasible"), math.nan
+        return "ok", float(res.x[target])
+
+    def bound(self, target: int, sense: int, lp_bound: float) -> float:
+        """Integer min (sense=+1) or max (-1), given the LP's bound rounded inwards."""
+        if math.isfinite(lp_bound):
+            lo, hi = (self.lower, lp_bound) if sense > 0 else (lp_bound, np.inf)
+            if self._solve(target, lo, hi, 0.0)[0] == "ok":
+                return lp_bound
+        state, value = self._solve(target, self.lower, np.inf, float(sense))
+        if state == "unbounded":
+            return -sense * math.inf
+        if state != "ok":
+            raise RuntimeError("the attacker's integer problem has no solution")
+        return value
+
+
+class ComponentLP:
+    """One component's attacker LP in HiGHS, solved for one unknown after another.
+
+    Only the objective changes between solves, so HiGHS starts each from the previous
+    optimal basis (a warm start): far cheaper than building every LP afresh."""
+
+    def __init__(self, a: csr_matrix, b: np.ndarray, lower: float):
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        # The basis stays primal feasible when only the objective changes: primal simplex
+        # from it, with no presolve (which would discard the basis), is the warm start.
+        self.highs.setOptionValue("presolve", "off")
+        self.highs.setOptionValue("simplex_strategy", 4)
+        n = a.shape[1]
+        csc = a.tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, a.shape[0]
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.full(n, float(lower))
+        lp.col_upper_ = np.full(n, highspy.kHighsInf)
+        lp.row_lower_ = lp.row_upper_ = np.asarray(b, dtype=float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr
+        lp.a_matrix_.index_ = csc.indices
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        self.highs.passModel(lp)
+
+    def bound(self, target: int, sense: int) -> tuple[float, bool]:
+        """The LP min (sense=+1) or max (-1) of one unknown, and whether the optimal
+        point is integral (then it is the integer bound too)."""
+        h = self.highs
+        h.changeColCost(target, float(sense))
+        h.run()
+        status = h.getModelStatus()
+        value = sense * h.getInfo().objective_function_value  # read before the cost is reset
+        h.changeColCost(target, 0.0)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return -sense * math.inf, True
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"the attacker's problem has no solution ({h.modelStatusToString(status)}): "
+                               "the published table is inconsistent")
+        x = np.asarray(h.getSolution().col_value)
+        return value, bool(np.all(np.abs(x - np.round(x)) < 1e-6))
+
+
+def intervals(values: np.ndarray, relations: list[Relation], withheld: np.ndarray, *,
+              lower: float = 0.0, cells: np.ndarray | None = None,
+              borderline: callable | None = None) -> dict[int, Interval]:
+    """Attacker intervals for withheld cells (all of them, or those in `cells`).
+
+    `borderline(cell, low, high)` says whether to re-solve a cell with the integer
+    model after rounding the LP bounds inwards."""
+    system = attacker_system(values, relations, withheld)
+    wanted = set(system.unknowns.tolist() if cells is None else np.asarray(cells).tolist())
+    out: dict[int, Interval] = {}
+    for cols, rows in system.components:
+        sub = system.matrix[rows][:, cols]
+        b = system.rhs[rows]
+        lp = ip = None
+        for local, col in enumerate(cols):
+            cell = int(system.unknowns[col])
+            if cell not in wanted:
+                continue
+            if len(rows) == 0:  # in no equation: anything from `lower` up
+                out[cell] = Interval(cell, lower, math.inf)
+                continue
+            if lp is None:
+                lp = ComponentLP(sub, b, lower)
+            low, low_integral = lp.bound(local, +1)
+            high, high_integral = lp.bound(local, -1)
+            low = math.ceil(low - 1e-6)
+            high = math.floor(high + 1e-6) if math.isfinite(high) else math.inf
+            # Integer bounds can be tighter than the LP's only where the LP's optimum is
+            # fractional; only then, and only for a borderline cell, the integer model.
+            if not (low_integral and high_integral) and borderline is not None and borderline(cell, low, high):
+                ip = ip or ComponentMILP(sub, b, lower)
+                if not low_integral:
+                    low = math.ceil(ip.bound(local, +1, low) - 1e-6)
+                if not high_integral:
+                    h = ip.bound(local, -1, high)
+                    high = math.floor(h + 1e-6) if math.isfinite(h) else math.inf
+            out[cell] = Interval(cell, low, high)
+    return out

@@ -1,0 +1,256 @@
+"""Disclosure control between the staging area (true values) and the public area.
+
+Dataflows that describe one population (Form No. 1 tables 2-4 as one cube; or two
+dataflows that declare the same ``disclosure.population``) are protected together:
+their cells are laid out in one joint table over the union of their dimensions, a
+dataflow without a dimension standing at that dimension's total. A cell that two
+dataflows share (the same population, the same breakdown) is then one cell, one
+unknown to the attacker, protected once and published identically in both.
+
+``protect`` applies each group's declared method; ``audit`` rebuilds the attacker's
+system from what would be public and reports every withheld unsafe cell whose interval
+is narrower than the policy requires. Both work on plain frames: the caller (publish,
+the ``publisher audit`` command) reads and writes the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from publisher.disclosure import cellkey, rounding
+from publisher.disclosure.audit import intervals
+from publisher.disclosure.policy import Policy
+from publisher.disclosure.relations import Relation, hierarchy_relations, time_relations
+from publisher.disclosure.suppression import PRIMARY, SECONDARY, primary, suppress
+
+TIME = "TIME_PERIOD"
+FREQ = "FREQ"
+STATUS_NAMES = {0: "free", PRIMARY: "primary", SECONDARY: "secondary"}
+
+
+class DisclosureError(ValueError):
+    pass
+
+
+@dataclass
+class Group:
+    """Dataflows protected together, under one policy."""
+
+    population: str
+    policy: Policy
+    flows: list  # publisher.content.Dataflow
+
+    def codelist(self, dim: str) -> dict:
+        return next(f.codelists[dim] for f in self.flows if dim in f.codelists)
+
+    @property
+    def dims(self) -> list[str]:
+        out: list[str] = []
+        for flow in self.flows:
+            out += [d for d in flow.dimension_ids if d not in out]
+        return out
+
+
+def policy_of(flow) -> Policy:
+    return Policy(**flow.document["disclosure"])
+
+
+def groups(flows) -> list[Group]:
+    """Group dataflows by population; every dataflow of a group must declare one policy
+    and bind each shared dimension to the same codelist."""
+    by_pop: dict[str, Group] = {}
+    for flow in flows:
+        policy = policy_of(flow)
+        pop = policy.population or flow.document["id"]
+        g = by_pop.setdefault(pop, Group(pop, policy, []))
+        if policy != g.policy:
+            raise DisclosureError(f"dataflows of population {pop} declare different disclosure rules "
+                                  f"({g.flows[0].document['id']} and {flow.document['id']})")
+        for dim, cl in flow.codelists.items():
+            other = next((f.codelists[dim] for f in g.flows if dim in f.codelists), None)
+            if other is not None and other["id"] != cl["id"]:
+                raise DisclosureError(f"population {pop}: {dim} uses {cl['id']} in {flow.document['id']} "
+                                      f"but {other['id']} elsewhere")
+        g.flows.append(flow)
+    return list(by_pop.values())
+
+
+def _total_code(codelist: dict) -> str:
+    for c in codelist["codes"]:
+        if (c.get("annotations") or {}).get("TOTAL") == "true":
+            return c["id"]
+    return "_T"
+
+
+def _children(codelist: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for c in codelist["codes"]:
+        if c.get("parent"):
+            out.setdefault(c["parent"], []).append(c["id"])
+    return out
+
+
+def joint_table(group: Group, staged: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, list[Relation]]:
+    """One row per distinct cell of the group's dataflows (columns: the union of the
+    dimensions, TIME_PERIOD, value, cell_key) and the relations between them.
+
+    `staged[flow_id]` has series_key, time_period, value and (optionally) cell_key."""
+    dims = group.dims
+    codelists = {d: group.codelist(d) for d in dims}
+    frames = []
+    for flow in group.flows:
+        df = staged.get(flow.document["id"])
+        if df is None or df.empty:
+            continue
+        cells = _expand(group, flow, df).assign(
+            value=df["value"].to_numpy(),
+            cell_key=df["cell_key"].to_numpy() if "cell_key" in df else np.nan)
+        frames.append(cells[dims + [TIME, "value", "cell_key"]])
+    if not frames:
+        return pd.DataFrame(columns=dims + [TIME, "value", "cell_key"]), []
+    cells = pd.concat(frames, ignore_index=True)
+    key = dims + [TIME]
+    disagree = cells.groupby(key)["value"].nunique() > 1
+    if disagree.any():
+        first = disagree[disagree].index[0]
+        raise DisclosureError(f"population {group.population}: dataflows disagree on the cell "
+                              f"{dict(zip(key, first))}")
+    cells = cells.drop_duplicates(subset=key).reset_index(drop=True)
+    children = {d: _children(codelists[d]) for d in dims}
+    relations = hierarchy_relations(cells, dims, children, time=TIME)
+    if group.policy.time_additive:
+        relations += time_relations(cells, dims, FREQ, time=TIME)
+    return cells, relations
+
+
+def coordinates(cells: pd.DataFrame, dims: list[str]) -> list[tuple]:
+    """Per cell, its codes with period and frequency as one coordinate, so that a
+    year = its quarters is a relation along one coordinate like any other."""
+    other = [d for d in dims if d != FREQ]
+    period = (cells[FREQ] + ":" + cells[TIME]) if FREQ in cells else cells[TIME]
+    return [tuple(r) for r in pd.concat([cells[other], period.rename("_p")], axis=1).itertuples(index=False)]
+
+
+def protect_group(group: Group, cells: pd.DataFrame, relations: list[Relation]) -> pd.DataFrame:
+    """`cells` with public_value (NaN = withheld) and status added."""
+    policy = group.policy
+    values = cells["value"].to_numpy(float)
+    out = cells.copy()
+    if policy.method == "suppression":
+        result = suppress(values, relations, policy, coords=coordinates(cells, group.dims))
+        out["public_value"] = np.where(result.withheld, np.nan, values)
+        out["status"] = [STATUS_NAMES[s] for s in result.status]
+    elif policy.method == "rounding":
+        out["public_value"] = rounding.round_to_base(values, policy.base)
+        out["status"] = "rounded"
+    else:
+        if cells["cell_key"].isna().any():
+            raise DisclosureError(f"population {group.population}: the cell-key method needs a cell key "
+                                  "for every cell; the extract has none for some")
+        table = cellkey.perturbation_table(policy.max_noise)
+        out["public_value"] = cellkey.perturb(values, cells["cell_key"].to_numpy(int), table).astype(float)
+        out["status"] = "perturbed"
+    return out
+
+
+@dataclass
+class Finding:
+    population: str
+    cell: dict  # codes and period
+    value: float
+    low: float
+    high: float
+    safe: bool
+
+
+def audit_group(group: Group, cells: pd.DataFrame, relations: list[Relation],
+                withheld: np.ndarray) -> list[Finding]:
+    """The attacker's interval for every withheld unsafe cell of a suppression group."""
+    policy = group.policy
+    values = cells["value"].to_numpy(float)
+    unsafe = np.flatnonzero(primary(values, policy) & withheld)
+    exposed = np.flatnonzero(primary(values, policy) & ~withheld)
+    if policy.method != "suppression":
+        return []
+
+    def borderline(cell, low, high):
+        return policy.protected(values[cell], low, high) and (
+            high - policy.threshold < 1 or (high - low) - policy.width < 1)
+
+    found = intervals(values, relations, withheld, lower=policy.attacker_lower, cells=unsafe,
+                      borderline=borderline)
+    key = group.dims + [TIME]
+    codes = cells[key].to_dict("records")
+    out = [Finding(group.population, codes[c], values[c], found[c].low, found[c].high,
+                   policy.protected(values[c], found[c].low, found[c].high)) for c in unsafe]
+    out += [Finding(group.population, codes[c], values[c], values[c], values[c], False) for c in exposed]
+    return out
+
+
+def _expand(group: Group, flow, df: pd.DataFrame) -> pd.DataFrame:
+    """A dataflow's staged observations as rows of the joint table (dimensions it lacks
+    at their totals)."""
+    keys = df["series_key"].str.split(".", expand=True)
+    keys.columns = flow.dimension_ids
+    for d in group.dims:
+        if d not in keys:
+            keys[d] = _total_code(group.codelist(d))
+    return keys.assign(**{TIME: df["time_period"].to_numpy()})
+
+
+def split(group: Group, protected: pd.DataFrame, staged: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Back from the joint table to each dataflow's staged observations."""
+    key = group.dims + [TIME]
+    out = {}
+    for flow in group.flows:
+        df = staged.get(flow.document["id"])
+        if df is None or df.empty:
+            continue
+        rows = _expand(group, flow, df).merge(protected, on=key, how="left", validate="one_to_one")
+        out[flow.document["id"]] = pd.DataFrame({
+            "series_key": df["series_key"].to_numpy(),
+            "time_period": df["time_period"].to_numpy(),
+            "value": rows["value"].to_numpy(),
+            "public_value": rows["public_value"].to_numpy(),
+            "status": rows["status"].to_numpy(),
+        })
+    return out
+
+
+def protect_all(flows, staged: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every staged dataflow, protected under its declared method, group by group."""
+    out: dict[str, pd.DataFrame] = {}
+    for group in groups(flows):
+        cells, relations = joint_table(group, staged)
+        if cells.empty:
+            continue
+        out.update(split(group, protect_group(group, cells, relations), staged))
+    return out
+
+
+def audit_all(flows, public: dict[str, pd.DataFrame]) -> list[Finding]:
+    """The audit of what is (or is about to be) public: `public[flow_id]` has
+    series_key, time_period, value (the true value, from staging) and public_value
+    (NaN = withheld). One finding per unsafe cell, withheld or not."""
+    findings: list[Finding] = []
+    for group in groups(flows):
+        cells, relations = joint_table(group, public)
+        if cells.empty:
+            continue
+        withheld = cells.merge(_public_cells(group, public), on=group.dims + [TIME], how="left")["withheld"]
+        findings += audit_group(group, cells, relations, withheld.fillna(False).to_numpy(bool))
+    return findings
+
+
+def _public_cells(group: Group, public: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per joint cell, whether it is withheld: a cell shared by dataflows counts as
+    published if any of them publishes it (the attacker reads them all)."""
+    frames = []
+    for flow in group.flows:
+        df = public.get(flow.document["id"])
+        if df is not None and not df.empty:
+            frames.append(_expand(group, flow, df).assign(withheld=df["public_value"].isna().to_numpy()))
+    return pd.concat(frames).groupby(group.dims + [TIME], as_index=False)["withheld"].all()
