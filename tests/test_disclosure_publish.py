@@ -194,3 +194,39 @@ def test_a_cell_gets_the_same_noise_whatever_query_asks_for_it(api_client, publi
         (row,) = one
         dims = tuple(key.split(".")[1:])
         assert float(row["OBS_VALUE"]) == float(whole[(*dims, period)]) == value
+
+
+# --- rounding, metadata and the audit command ------------------------------------------------
+
+def test_rounding_rounds_every_count_totals_included_to_the_nearest_base():
+    from publisher.disclosure.rounding import round_to_base
+
+    values = np.array([0, 1, 2, 3, 7, 8, 12, 13, 102])
+    assert round_to_base(values, 5).tolist() == [0, 0, 0, 5, 5, 10, 10, 15, 100]
+    # A total is rounded from its true value, not summed from rounded parts.
+    parts = np.array([3, 3, 3])
+    assert round_to_base(parts, 5).sum() == 15 and round_to_base(np.array([parts.sum()]), 5)[0] == 10
+
+
+@pytest.mark.parametrize("lang", ["az", "en", "ru"])
+def test_each_dataflow_says_how_it_is_protected_in_sims_7(content, lang):
+    from store.documents import build_model
+
+    model = build_model(content.documents)
+    for flow_id in ("DF_RESPERM_TEMP", "DF_WORKPERM_VALID"):
+        flow = next(f for ref, f in model["dataflow"].items() if f.id == flow_id)
+        (note,) = [a for a in flow.annotations if a.type == "CONF_DATA_TR"]
+        text = note.text.localizations[lang]
+        method = content.dataflow(flow_id).document["disclosure"]["method"]
+        assert text == Policy(**content.dataflow(flow_id).document["disclosure"]).describe(lang)
+        assert ("2" in text) if method == "cellkey" else ("1" in text and "2" in text)
+
+
+def test_the_audit_command_reports_a_safe_release(published_store):
+    from typer.testing import CliRunner
+
+    from publisher.cli import app
+
+    result = CliRunner().invoke(app, ["audit", "--database-url", published_store])
+    assert result.exit_code == 0, result.output
+    assert "RESPERM" in result.output and "safe" in result.output and "UNSAFE" not in result.output
