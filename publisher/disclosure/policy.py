@@ -69,6 +69,15 @@ class Policy:
             return low <= value - self.margin and high >= value + self.margin
         return high >= self.threshold and high - low >= self.width and low <= value <= high
 
+    def borderline(self, value: float, low: float, high: float) -> bool:
+        """Protected by the LP's bounds, but by less than one unit: integer bounds may
+        be tighter, so the integer model decides."""
+        if not self.protected(value, low, high):
+            return False
+        if self.rule == "interval":
+            return value - low < self.margin + 1 or high - value < self.margin + 1
+        return high - self.threshold < 1 or (high - low) - self.width < 1
+
     def describe(self, lang: str = "en") -> str:
         """The rule in words a journalist understands (SIMS section 7, Confidentiality)."""
         n = self.threshold

@@ -176,9 +176,8 @@ def audit_group(group: Group, cells: pd.DataFrame, relations: list[Relation],
     if policy.method != "suppression":
         return []
 
-    def borderline(cell, low, high):
-        return policy.protected(values[cell], low, high) and (
-            high - policy.threshold < 1 or (high - low) - policy.width < 1)
+    def borderline(cell: int, low: float, high: float) -> bool:
+        return policy.borderline(values[cell], low, high)
 
     found = intervals(values, relations, withheld, lower=policy.attacker_lower, cells=unsafe,
                       borderline=borderline)

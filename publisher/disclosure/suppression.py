@@ -68,14 +68,6 @@ def _components(n: int, relations: list[Relation]) -> np.ndarray:
     return labels
 
 
-def _borderline(policy: Policy, values: np.ndarray):
-    def check(cell: int, low: float, high: float) -> bool:
-        # Protected by the LP, but by less than one unit: the integer model decides.
-        return policy.protected(values[cell], low, high) and (
-            high - policy.threshold < 1 or (high - low) - policy.width < 1)
-    return check
-
-
 def _greedy(values: np.ndarray, unsafe: np.ndarray, cubes: list[Hypercube], withheld: np.ndarray,
             cuts: list[np.ndarray], policy: Policy) -> np.ndarray:
     """tau-Argus's hypercube heuristic over the same candidates: most exposed cell first,
@@ -246,7 +238,8 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
     status = np.where(is_primary, PRIMARY, FREE)
     labels = _components(n, relations)
     rel_label = np.array([labels[rel.total] for rel in relations], dtype=int)
-    borderline = _borderline(policy, values)
+    def borderline(cell: int, low: float, high: float) -> bool:
+        return policy.borderline(values[cell], low, high)
     cost = values + 1.0
     if coords is not None:
         lookup = {c: i for i, c in enumerate(coords)}
