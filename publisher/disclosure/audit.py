@@ -28,6 +28,7 @@ class Interval:
     cell: int
     low: float
     high: float  # math.inf when unbounded
+    exact: bool = True  # False: LP bounds of a borderline cell, not checked by the integer model
 
 
 @dataclass
@@ -186,11 +187,12 @@ class ComponentLP:
 
 def intervals(values: np.ndarray, relations: list[Relation], withheld: np.ndarray, *,
               lower: float = 0.0, cells: np.ndarray | None = None,
-              borderline: callable | None = None) -> dict[int, Interval]:
+              borderline: callable | None = None, integer: bool = True) -> dict[int, Interval]:
     """Attacker intervals for withheld cells (all of them, or those in `cells`).
 
     `borderline(cell, low, high)` says whether to re-solve a cell with the integer
-    model after rounding the LP bounds inwards."""
+    model after rounding the LP bounds inwards; with `integer=False` such a cell is
+    only marked (`exact=False`), for a caller that would rather protect it otherwise."""
     system = attacker_system(values, relations, withheld)
     wanted = set(system.unknowns.tolist() if cells is None else np.asarray(cells).tolist())
     out: dict[int, Interval] = {}
@@ -214,6 +216,9 @@ def intervals(values: np.ndarray, relations: list[Relation], withheld: np.ndarra
             # Integer bounds can be tighter than the LP's only where the LP's optimum is
             # fractional; only then, and only for a borderline cell, the integer model.
             if not (low_integral and high_integral) and borderline is not None and borderline(cell, low, high):
+                if not integer:
+                    out[cell] = Interval(cell, low, high, exact=False)
+                    continue
                 ip = ip or ComponentMILP(sub, b, lower, values[system.unknowns[cols]].astype(float))
                 if not low_integral:
                     low = math.ceil(ip.bound(local, +1, low) - 1e-6)

@@ -133,3 +133,20 @@ def certifies(h: Hypercube, matrix, withheld: np.ndarray) -> bool:
     """Whether the hypercube proves its cell's protection: every corner withheld and
     the shift invisible to every relation."""
     return bool(withheld[list(h.corners)].all()) and invisible(h, matrix)
+
+
+def certificates(unsafe, values: np.ndarray, coords: list[tuple], lookup: dict, options: dict, policy: Policy,
+                 cost: np.ndarray, matrix, withheld: np.ndarray,
+                 pool: dict[int, list[Hypercube]] | None = None) -> dict[int, Hypercube]:
+    """For each unsafe cell that has one, a hypercube of withheld cells that proves its
+    protection (from `pool` first, else searched among the withheld cells)."""
+    out = {}
+    for c in unsafe:
+        c = int(c)
+        h = next((h for h in (pool or {}).get(c, ()) if certifies(h, matrix, withheld)), None)
+        if h is None:
+            h = next(iter(candidates(c, values, coords, lookup, options, policy, cost, matrix,
+                                     keep=1, within=withheld)), None)
+        if h is not None:
+            out[c] = h
+    return out

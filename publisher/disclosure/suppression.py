@@ -33,7 +33,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from publisher.disclosure.audit import Interval, intervals
-from publisher.disclosure.hypercube import Hypercube, candidates, certifies, index_relations
+from publisher.disclosure.hypercube import Hypercube, candidates, certificates, index_relations
 from publisher.disclosure.policy import Policy
 from publisher.disclosure.relations import Relation, to_matrix
 
@@ -271,17 +271,22 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
             withheld = np.zeros(n, dtype=bool)
             withheld[withheld_cells] = True
             certified = {}
-            for c in unsafe.tolist():  # any hypercube of withheld cells proves protection
-                h = next((h for h in pool.get(c, ()) if certifies(h, matrix, withheld)), None)
-                if h is None and coords is not None:
-                    h = next(iter(candidates(c, values, coords, lookup, options, policy, cost, matrix,
-                                             keep=1, within=withheld)), None)
-                if h is not None:
+            if coords is not None:  # a hypercube of withheld cells proves protection
+                for c, h in certificates(unsafe, values, coords, lookup, options, policy, cost, matrix,
+                                         withheld, pool).items():
                     certified[c] = Interval(c, values[c] - h.down, values[c] + h.up)
             rest = [c for c in unsafe.tolist() if c not in certified]
+            # LP bounds only: a cell the LP protects by less than a unit, at a fractional
+            # optimum, counts as exposed and gets a hypercube (a proof) rather than an
+            # integer model per cell, which costs far more on large components.
             found = intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=rest,
-                              borderline=borderline) if rest else {}
-            failing = [c for c in rest if not policy.protected(values[c], found[c].low, found[c].high)]
+                              borderline=borderline, integer=False) if rest else {}
+            no_cube = [c for c in rest if not found[c].exact and not pool.get(c)]
+            if no_cube:  # no hypercube to fall back on: the integer model decides
+                found.update(intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=no_cube,
+                                       borderline=borderline))
+            failing = [c for c in rest if not found[c].exact
+                       or not policy.protected(values[c], found[c].low, found[c].high)]
             log.debug("component of %d cells, round %d: %d cells need a hypercube, %d withheld (greedy %d) in "
                       "%.2fs; audit of %d cells in %.2fs, %d failing", len(cells), rounds, len(need_cube),
                       len(withheld_cells), int(start[cells].sum()), t1 - t0, len(rest),
