@@ -12,6 +12,7 @@ tighter than the LP's in three or more dimensions).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -187,12 +188,15 @@ class ComponentLP:
 
 def intervals(values: np.ndarray, relations: list[Relation], withheld: np.ndarray, *,
               lower: float = 0.0, cells: np.ndarray | None = None,
-              borderline: callable | None = None, integer: bool = True) -> dict[int, Interval]:
+              borderline: callable | None = None, integer: bool | float = True) -> dict[int, Interval]:
     """Attacker intervals for withheld cells (all of them, or those in `cells`).
 
     `borderline(cell, low, high)` says whether to re-solve a cell with the integer
     model after rounding the LP bounds inwards; with `integer=False` such a cell is
-    only marked (`exact=False`), for a caller that would rather protect it otherwise."""
+    only marked (`exact=False`), for a caller that would rather protect it otherwise;
+    a number is a budget in seconds for the integer models, after which cells are marked."""
+    budget = math.inf if integer is True else float(integer or 0)
+    spent = 0.0
     system = attacker_system(values, relations, withheld)
     wanted = set(system.unknowns.tolist() if cells is None else np.asarray(cells).tolist())
     out: dict[int, Interval] = {}
@@ -216,14 +220,16 @@ def intervals(values: np.ndarray, relations: list[Relation], withheld: np.ndarra
             # Integer bounds can be tighter than the LP's only where the LP's optimum is
             # fractional; only then, and only for a borderline cell, the integer model.
             if not (low_integral and high_integral) and borderline is not None and borderline(cell, low, high):
-                if not integer:
+                if spent >= budget:
                     out[cell] = Interval(cell, low, high, exact=False)
                     continue
+                started = time.perf_counter()
                 ip = ip or ComponentMILP(sub, b, lower, values[system.unknowns[cols]].astype(float))
                 if not low_integral:
                     low = math.ceil(ip.bound(local, +1, low) - 1e-6)
                 if not high_integral:
                     h = ip.bound(local, -1, high)
                     high = math.floor(h + 1e-6) if math.isfinite(h) else math.inf
+                spent += time.perf_counter() - started
             out[cell] = Interval(cell, low, high)
     return out

@@ -222,9 +222,10 @@ def _highs_milp(cost: np.ndarray, a, row_lower: np.ndarray, col_lower: np.ndarra
 
 def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
              coords: list[tuple] | None = None, max_rounds: int = 200,
-             time_limit: float = 3.0) -> SuppressionResult:
+             time_limit: float = 3.0, integer_budget: float = 5.0) -> SuppressionResult:
     """Withhold the unsafe cells and enough others; `coords` (one tuple of codes per
-    cell, period included) enables hypercube candidates. `time_limit`: seconds per MILP.
+    cell, period included) enables hypercube candidates. `time_limit`: seconds per MILP;
+    `integer_budget`: seconds per round for the audit's integer models.
 
     Round 1 asks only the relation rows (cheap patterns, often not hypercubes); each
     unsafe cell the audit finds exposed must from then on be covered by a whole
@@ -276,11 +277,12 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
                                          withheld, pool).items():
                     certified[c] = Interval(c, values[c] - h.down, values[c] + h.up)
             rest = [c for c in unsafe.tolist() if c not in certified]
-            # LP bounds only: a cell the LP protects by less than a unit, at a fractional
-            # optimum, counts as exposed and gets a hypercube (a proof) rather than an
-            # integer model per cell, which costs far more on large components.
+            # Integer models for borderline cells, within a time budget: past it, a cell the
+            # LP protects by less than a unit at a fractional optimum counts as exposed and
+            # gets a hypercube (a proof), since integer models cost far more on large
+            # components (a fifth of a second each on a 200x2x18 table).
             found = intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=rest,
-                              borderline=borderline, integer=False) if rest else {}
+                              borderline=borderline, integer=integer_budget) if rest else {}
             no_cube = [c for c in rest if not found[c].exact and not pool.get(c)]
             if no_cube:  # no hypercube to fall back on: the integer model decides
                 found.update(intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=no_cube,
