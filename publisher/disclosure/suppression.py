@@ -253,10 +253,13 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
         matrix = to_matrix(comp_rel, n).tocsc()
         members = _members_by_cell(comp_rel)
         unsafe = cells[is_primary[cells]]
-        pool: dict[int, list[Hypercube]] = {}
-        if coords is not None:
-            for c in unsafe:
-                pool[int(c)] = candidates(int(c), values, coords, lookup, options, policy, cost, matrix)
+        pool: dict[int, list[Hypercube]] = {}  # candidate hypercubes, built when first needed
+
+        def cubes_for(c: int) -> list[Hypercube]:
+            if c not in pool:
+                pool[c] = (candidates(c, values, coords, lookup, options, policy, cost, matrix)
+                           if coords is not None else [])
+            return pool[c]
         need_cube: set[int] = set()
         cuts: list[np.ndarray] = []
         locked = is_primary.copy()
@@ -283,7 +286,7 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
             # components (a fifth of a second each on a 200x2x18 table).
             found = intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=rest,
                               borderline=borderline, integer=integer_budget) if rest else {}
-            no_cube = [c for c in rest if not found[c].exact and not pool.get(c)]
+            no_cube = [c for c in rest if not found[c].exact and not cubes_for(c)]
             if no_cube:  # no hypercube to fall back on: the integer model decides
                 found.update(intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=no_cube,
                                        borderline=borderline))
@@ -300,7 +303,7 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
                 break
             previous = withheld
             for c in failing:
-                if pool.get(c) and c not in need_cube:
+                if cubes_for(c) and c not in need_cube:
                     need_cube.add(c)
                 else:  # no hypercube (or its cube is undone by other relations): grow around it
                     locked[withheld_cells] = True
