@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from publisher.disclosure import protect as P
 from publisher.disclosure.cellkey import perturbation_table
 from publisher.disclosure.policy import Policy
-from publisher.publish import PublicationRefused, audit, publish, staged_frames
+from publisher.publish import PublicationRefused, audit, publish
 from store.db import make_engine
 from store.schema import public_release, staging_protection
 
