@@ -76,6 +76,23 @@ class Content:
             raise KeyError(f"unknown dataflow {flow_id!r} (known: {known})") from None
 
 
+def children(codelist: dict) -> dict[str, list[str]]:
+    """Parent code -> its child codes, from a codelist document's hierarchy."""
+    out: dict[str, list[str]] = {}
+    for code in codelist["codes"]:
+        if code.get("parent"):
+            out.setdefault(code["parent"], []).append(code["id"])
+    return out
+
+
+def total_code(codelist: dict) -> str:
+    """The code a table uses for 'all' (marked `total: true` in the codelist file)."""
+    for code in codelist["codes"]:
+        if (code.get("annotations") or {}).get("TOTAL") == "true":
+            return code["id"]
+    return "_T"
+
+
 def _read(path: Path, problems: list[str]) -> dict | None:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from publisher import microdata
-from publisher.content import CELL_KEY, Dataflow
+from publisher.content import CELL_KEY, Dataflow, children
 from publisher.text import fold
 from store import periods
 
@@ -115,14 +115,6 @@ def _code_lookup(codelist: dict) -> dict[str, str]:
     for code in codelist["codes"]:
         lookup[fold(code["id"])] = code["id"]
     return lookup
-
-
-def _children(codelist: dict) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for code in codelist["codes"]:
-        if code.get("parent"):
-            out.setdefault(code["parent"], []).append(code["id"])
-    return out
 
 
 def _map_columns(frame: pd.DataFrame, flow: Dataflow, name: str) -> tuple[dict[str, str], list[Problem]]:
@@ -298,7 +290,7 @@ def _totals(out: pd.DataFrame, flow: Dataflow, td: str, measure: str, name: str,
     summed_columns = [measure, CELL_KEY] if has_keys else [measure]
     for dim in dims:
         others = [d for d in dims if d != dim] + [td]
-        for parent, kids in _children(flow.codelists[dim]).items():
+        for parent, kids in children(flow.codelists[dim]).items():
             totals = out[out[dim] == parent]
             parts = out[out[dim].isin(kids)]
             if totals.empty or parts.empty:

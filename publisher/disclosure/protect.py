@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from publisher.content import children, total_code
 from publisher.disclosure import cellkey, rounding
 from publisher.disclosure.audit import intervals
 from publisher.disclosure.policy import Policy
@@ -78,21 +79,6 @@ def groups(flows) -> list[Group]:
     return list(by_pop.values())
 
 
-def _total_code(codelist: dict) -> str:
-    for c in codelist["codes"]:
-        if (c.get("annotations") or {}).get("TOTAL") == "true":
-            return c["id"]
-    return "_T"
-
-
-def _children(codelist: dict) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for c in codelist["codes"]:
-        if c.get("parent"):
-            out.setdefault(c["parent"], []).append(c["id"])
-    return out
-
-
 def joint_table(group: Group, staged: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, list[Relation]]:
     """One row per distinct cell of the group's dataflows (columns: the union of the
     dimensions, TIME_PERIOD, value, cell_key) and the relations between them.
@@ -119,8 +105,8 @@ def joint_table(group: Group, staged: dict[str, pd.DataFrame]) -> tuple[pd.DataF
         raise DisclosureError(f"population {group.population}: dataflows disagree on the cell "
                               f"{dict(zip(key, first))}")
     cells = cells.drop_duplicates(subset=key).reset_index(drop=True)
-    children = {d: _children(codelists[d]) for d in dims}
-    relations = hierarchy_relations(cells, dims, children, time=TIME)
+    hierarchy = {d: children(codelists[d]) for d in dims}
+    relations = hierarchy_relations(cells, dims, hierarchy, time=TIME)
     if group.policy.time_additive:
         relations += time_relations(cells, dims, FREQ, time=TIME)
     return cells, relations
@@ -196,7 +182,7 @@ def _expand(group: Group, flow, df: pd.DataFrame) -> pd.DataFrame:
     keys.columns = flow.dimension_ids
     for d in group.dims:
         if d not in keys:
-            keys[d] = _total_code(group.codelist(d))
+            keys[d] = total_code(group.codelist(d))
     return keys.assign(**{TIME: df["time_period"].to_numpy()})
 
 
