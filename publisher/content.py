@@ -37,6 +37,15 @@ class ContentError(Exception):
 CELL_KEY = "CELL_KEY"
 
 
+#: What the primary measure holds: counts of people or events (whole, not negative), a
+#: balance (whole, may be negative: net migration) or a rate (any number).
+MEASURES = ("count", "balance", "rate")
+
+#: The series attributes the store can serve: constant per dataflow, each from a key of
+#: the dataflow file.
+SERIES_ATTRIBUTES = {"UNIT_MEASURE": "unit", "UNIT_MULT": "unit_mult", "DECIMALS": "decimals"}
+
+
 @dataclass
 class ExtractLayout:
     """How the columns of an aggregated extract map to a dataflow's components."""
@@ -76,12 +85,27 @@ class Content:
             raise KeyError(f"unknown dataflow {flow_id!r} (known: {known})") from None
 
 
-def children(codelist: dict) -> dict[str, list[str]]:
-    """Parent code -> its child codes, from a codelist document's hierarchy."""
+def children(codelist: dict, present: set[str] | None = None) -> dict[str, list[str]]:
+    """Parent code -> its child codes, from a codelist document's hierarchy.
+
+    With `present` (the codes a table uses), levels the table does not use are skipped
+    over: a code's parent is its nearest ancestor in `present`. A citizenship table with
+    countries and the total only thus sums its countries to the total, although CL_AREA
+    has M49 regions and sub-regions between them. Codes outside `present` are left out.
+    """
+    parent = {c["id"]: c.get("parent") for c in codelist["codes"]}
     out: dict[str, list[str]] = {}
     for code in codelist["codes"]:
-        if code.get("parent"):
-            out.setdefault(code["parent"], []).append(code["id"])
+        cid, up = code["id"], code.get("parent")
+        if present is not None:
+            if cid not in present:
+                continue
+            seen = set()
+            while up is not None and up not in present and up not in seen:
+                seen.add(up)
+                up = parent.get(up)
+        if up:
+            out.setdefault(up, []).append(cid)
     return out
 
 
@@ -278,9 +302,10 @@ def load(root: Path = ROOT) -> Content:
                 # The store keeps these two per observation (store.schema.public_observation).
                 problems.append(f"{where}: observation attribute {a.get('id')!r} is not supported "
                                 "(only OBS_STATUS and CONF_STATUS)")
-            if attached == "series" and a.get("id") != "UNIT_MEASURE":
-                problems.append(f"{where}: series attribute {a.get('id')!r} is not supported "
-                                "(only UNIT_MEASURE, from the dataflow's unit)")
+            if attached == "series" and a.get("id") not in SERIES_ATTRIBUTES:
+                problems.append(f"{where}: series attribute {a.get('id')!r} is not supported (only "
+                                + ", ".join(f"{k} from the dataflow's {v}" for k, v in SERIES_ATTRIBUTES.items())
+                                + ")")
             dsd["attributes"].append({"id": a.get("id"), "concept": concept_ref(where, a), "codelist": cl,
                                       "attached_to": attached, "mandatory": bool(a.get("mandatory"))})
             if cl:
@@ -293,6 +318,9 @@ def load(root: Path = ROOT) -> Content:
         flow["structure"] = ref(dsd)
         for key in ("frequency", "unit", "source"):
             flow[key] = data.get(key)
+        flow["measure"] = data.get("measure", "count")
+        if flow["measure"] not in MEASURES:
+            problems.append(f"{where}: measure {flow['measure']!r} is not one of {', '.join(MEASURES)}")
         try:
             flow["disclosure"] = asdict(Policy.from_content(data.get("disclosure")))
             flow["annotations"] = [{"type": "CONF_DATA_TR", "title": "SIMS 7.2",
@@ -300,13 +328,26 @@ def load(root: Path = ROOT) -> Content:
                                              for lang in LANGUAGES}}]
         except (TypeError, ValueError) as exc:
             problems.append(f"{where}: disclosure: {exc}")
+        else:
+            if flow["measure"] != "count" and flow["disclosure"]["method"] != "none":
+                # Suppression, rounding and cell keys protect counts of people; a balance
+                # or a rate is published as computed, and its file says why that is safe.
+                problems.append(f"{where}: a {flow['measure']} is not a count: its disclosure "
+                                "method must be none, with the reason")
         freq_codes = {c["id"] for c in codelists.get("CL_FREQ", {}).get("codes", [])}
         if flow["frequency"] not in freq_codes:
             problems.append(f"{where}: frequency {flow['frequency']!r} is not in CL_FREQ")
         series_attrs = {a["id"] for a in dsd["attributes"] if a["attached_to"] == "series"}
         flow["series_attributes"] = {}
-        if "UNIT_MEASURE" in series_attrs:
-            flow["series_attributes"]["UNIT_MEASURE"] = flow["unit"]
+        for attr_id, key in SERIES_ATTRIBUTES.items():
+            if attr_id in series_attrs:
+                if data.get(key) is None:
+                    problems.append(f"{where}: the structure has the series attribute {attr_id} "
+                                    f"but the dataflow gives no {key}")
+                else:
+                    flow["series_attributes"][attr_id] = str(data[key])
+            elif key != "unit" and data.get(key) is not None:
+                problems.append(f"{where}: {key} is given but the structure has no {attr_id} attribute")
         for attr_id, code in flow["series_attributes"].items():
             if attr_id in bound and code not in {c["id"] for c in bound[attr_id]["codes"]}:
                 problems.append(f"{where}: {attr_id} {code!r} is not in {bound[attr_id]['id']}")
@@ -321,6 +362,8 @@ def load(root: Path = ROOT) -> Content:
         for comp in list(columns) + list(fixed):
             if comp not in ids and comp != CELL_KEY:
                 problems.append(f"{where}: extract maps unknown component {comp!r}")
+        if CELL_KEY in columns and flow["measure"] != "count":
+            problems.append(f"{where}: only counts have cell keys, not a {flow['measure']}")
         if CELL_KEY in fixed:
             problems.append(f"{where}: the cell key differs from cell to cell: {CELL_KEY} "
                             "belongs under extract.columns, not extract.fixed")

@@ -1,14 +1,16 @@
-"""SYNTHETIC demonstration extracts for the two Form No. 1 (Migration) dataflows.
+"""SYNTHETIC demonstration extracts for every dataflow.
 
 THE NUMBERS WRITTEN BY THIS MODULE ARE SYNTHETIC. They are drawn from a random
 number generator, shaped only to look plausible (orders of magnitude from the
 figures the agencies have announced: about 41,000 temporary residence permits a
-year, about 5,300-7,900 valid work permits). They are NOT official statistics of the
-State Migration Service or the State Statistics Committee and must never be
-published or quoted as such. Every file written starts with ``SYNTHETIC_`` and the
-output folder gets a ``README.txt`` saying so.
+year, about 5,300-7,900 valid work permits, a few thousand arrivals for permanent
+residence...). They are NOT official statistics of the State Migration Service or
+the State Statistics Committee and must never be published or quoted as such. Every
+file written starts with ``SYNTHETIC_`` and the output folder gets a ``README.txt``
+saying so.
 
-What is generated, quarterly from 2019-Q1 to 2025-Q4:
+Periods: quarterly dataflows 2019-Q1 to 2025-Q4, annual 2015 to 2025, monthly
+2023-01 to 2025-12.
 
 * ``DF_RESPERM_TEMP`` (Form No. 1, tables 2-4): temporary residence permits issued.
   An underlying cube citizenship x sex x ground x region is drawn per quarter
@@ -19,14 +21,30 @@ What is generated, quarterly from 2019-Q1 to 2025-Q4:
   the quarter. A stock cube economic activity x age x education x sex is carried
   from quarter to quarter (survivors plus new permits); the margins written are
   activity x age x sex and activity x education x sex, each with its totals.
-  Each row also carries its *cell key* (cell-key perturbation method): every
-  non-empty cell of the underlying cube gets a random key 0..255 (standing in for
-  the sum of its records' secret keys mod 256), empty cells 0, and the key of every
-  written cell, totals included, is the sum of its cube cells' keys mod 256.
+* Every other dataflow of the category scheme comes from one small generic
+  generator driven by the table ``SPECS``: per period, a multinomial split of a
+  Poisson total over a cube of leaf cells (countries from a fixed list of about 25
+  plausible ones plus stateless persons, sex, broad age groups, ...) with plausible
+  weights, written as the margins the spec names, each with its totals. Dimensions
+  without a total (application stage, enforcement measure, ...) are never summed:
+  they are drawn code by code, either as separate populations (arrivals and
+  departures) or by thinning a base code (decided <= received, granted + refused =
+  decided; fined, expelled... among those found staying illegally).
+* Derived dataflows: ``DF_NET_MIGR`` is arrivals minus departures of
+  ``DF_MIGR_PERM``'s totals, ``DF_NET_MIGR_RATE`` that over a plausible mean
+  population per 1,000, ``DF_LABOUR_QUOTA`` a quota by decree and its use, which
+  is part of the work permits issued of ``DF_WORKPERM_ISSUED``.
 
-Every total in the files is the exact sum of its parts (its cell key the sum of its
-parts' keys mod 256), no (key, period) occurs twice, and counts are non-negative integers. Codes are written as ids except SEX
-and REGION, which are written as their Azerbaijani names (``Qadın``, ``Şəki-Zaqatala``,
+Cell keys (cell-key method, for the dataflows whose extract layout has the CELL_KEY
+column): every non-empty cell of the underlying cube gets a random key 0..255
+(standing in for the sum of its records' secret keys mod 256), empty cells 0, and
+the key of every written cell, totals included, is the sum of its cube cells' keys
+mod 256.
+
+Every total in the files is the exact sum of its parts among the codes the file uses
+(its cell key the sum of its parts' keys mod 256), no (key, period) occurs twice, and
+counts are non-negative integers. Codes are written as ids except SEX and REGION,
+which are written as their Azerbaijani names (``Qadın``, ``Şəki-Zaqatala``,
 ``Azərbaycan Respublikası``...) so that the extract reader's label mapping and the
 Azerbaijani letters are exercised.
 
@@ -42,15 +60,23 @@ or ``python -m publisher.demo var/demo [--seed 2026]``.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from publisher.content import children, total_code
+
 FIRST_YEAR, LAST_YEAR = 2019, 2025
 PERIODS = [f"{y}-Q{q}" for y in range(FIRST_YEAR, LAST_YEAR + 1) for q in range(1, 5)]
+# The demonstration periods of each frequency (quarterly: PERIODS).
+PERIODS_BY_FREQ = {
+    "Q": PERIODS,
+    "A": [str(y) for y in range(2015, LAST_YEAR + 1)],
+    "M": [f"{y}-{m:02d}" for y in range(2023, LAST_YEAR + 1) for m in range(1, 13)],
+}
 TOTAL = "_T"
 CELL_KEY = "CELL_KEY"  # the extract column of the cell key (publisher.content.CELL_KEY)
 KEY_MODULUS = 256
@@ -64,10 +90,10 @@ SYNTHETIC DEMONSTRATION DATA - NOT OFFICIAL STATISTICS
 
 The CSV files in this folder (SYNTHETIC_*.csv) were generated by a random number
 generator (publisher.demo, seed {seed}). They only imitate the shape and the orders
-of magnitude of the aggregated extracts of Form No. 1 (Migration) that the State
-Migration Service sends to the State Statistics Committee. They are NOT official
-statistics of the Republic of Azerbaijan and must not be published, quoted or used
-for analysis.
+of magnitude of the aggregated extracts (Form No. 1 (Migration) and the other tables)
+that the State Migration Service publishes and sends to the State Statistics
+Committee. They are NOT official statistics of the Republic of Azerbaijan and must
+not be published, quoted or used for analysis.
 
 Sintetik nümayiş məlumatlarıdır, rəsmi statistika deyil.
 Синтетические демонстрационные данные, не официальная статистика.
@@ -77,8 +103,12 @@ Files:
 
 Each file: UTF-8, comma separated, one header row (the Azerbaijani column headers
 of the dataflow's extract layout), then one row per cell of the published tables,
-quarterly {first} to {last}. Totals are coded _T (for SEX and REGION: the
-Azerbaijani names "Cəmi" and "Azərbaycan Respublikası").
+by period:
+  quarterly {quarterly}
+  annual    {annual}
+  monthly   {monthly}
+Totals are coded _T (for SEX and REGION: the Azerbaijani names "Cəmi" and
+"Azərbaycan Respublikası").
 """
 
 
@@ -88,14 +118,25 @@ Azerbaijani names "Cəmi" and "Azərbaycan Respublikası").
 
 @dataclass
 class Cube:
-    """Counts by period (axis 0) and by each dimension (axes 1..k, in `dims` order)."""
+    """Counts by period (axis 0) and by each dimension (axes 1..k, in `dims` order).
+
+    `codes` are the leaf codes of each dimension. A dimension in `no_total` has no
+    total (a non-additive dimension: application stage, enforcement measure...): it
+    is never summed, and its parent codes (e.g. DECIDED over GRANTED and REFUSED) are
+    written as the sums of their leaf codes."""
 
     dims: list[str]
     codes: list[list[str]]
-    values: np.ndarray  # int64, shape (len(PERIODS), len(codes[0]), ...)
+    values: np.ndarray  # int64, shape (len(periods), len(codes[0]), ...)
     # Optional cell keys (cell-key method), int64 0..255, same shape as `values`:
     # 0 for an empty cell. Additive mod 256, like the counts.
     keys: np.ndarray | None = None
+    periods: list[str] = field(default_factory=lambda: list(PERIODS))
+    totals: dict[str, str] = field(default_factory=dict)  # dim -> its total code (default _T)
+    no_total: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # dim -> parent -> leaves
+
+    def total(self, dim: str) -> str:
+        return self.totals.get(dim, TOTAL)
 
 
 def leaf_keys(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -107,32 +148,48 @@ def leaf_keys(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _margin(cube: Cube, free: tuple[str, ...], keep_zero: Callable[[pd.DataFrame], pd.Series]) -> pd.DataFrame:
-    """The table of `free` dimensions (each with its `_T` total); the other dimensions are `_T`.
+    """The table of `free` dimensions (each with its total); the other additive
+    dimensions take their total code, the non-additive ones keep every code.
 
     With cell keys, each row's key is the sum of its cube cells' keys mod 256."""
-    others = tuple(i + 1 for i, d in enumerate(cube.dims) if d not in free)
+    kept = [d for d in cube.dims if d in free or d in cube.no_total]
+    others = tuple(i + 1 for i, d in enumerate(cube.dims) if d not in kept)
     arrays = [cube.values] if cube.keys is None else [cube.values, cube.keys]
     arrays = [a.sum(axis=others) if others else a for a in arrays]
-    # The arrays now have axes (period, *free in cube order); append a total along each.
-    free_in_order = [d for d in cube.dims if d in free]
+    # The arrays now have axes (period, *kept in cube order); append the totals along each.
     codes = []
-    for k, d in enumerate(free_in_order, start=1):
-        arrays = [np.concatenate([a, a.sum(axis=k, keepdims=True)], axis=k) for a in arrays]
-        codes.append(cube.codes[cube.dims.index(d)] + [TOTAL])
+    for k, d in enumerate(kept, start=1):
+        leaves = cube.codes[cube.dims.index(d)]
+        if d in cube.no_total:
+            sums = [(parent, [leaves.index(c) for c in kids]) for parent, kids in cube.no_total[d].items()]
+            arrays = [np.concatenate([a] + [a.take(i, axis=k).sum(axis=k, keepdims=True) for _, i in sums], axis=k)
+                      for a in arrays]
+            codes.append(leaves + [parent for parent, _ in sums])
+        else:
+            arrays = [np.concatenate([a, a.sum(axis=k, keepdims=True)], axis=k) for a in arrays]
+            codes.append(leaves + [cube.total(d)])
     values = arrays[0]
     idx = np.indices(values.shape).reshape(values.ndim, -1)
-    frame = {"TIME_PERIOD": np.asarray(PERIODS)[idx[0]]}
+    frame = {"TIME_PERIOD": np.asarray(cube.periods)[idx[0]]}
     for d in cube.dims:
-        if d in free_in_order:
-            k = free_in_order.index(d)
+        if d in kept:
+            k = kept.index(d)
             frame[d] = np.asarray(codes[k], dtype=object)[idx[k + 1]]
         else:
-            frame[d] = TOTAL
+            frame[d] = cube.total(d)
     frame["OBS_VALUE"] = values.reshape(-1)
     if cube.keys is not None:
         frame[CELL_KEY] = arrays[1].reshape(-1) % KEY_MODULUS
     df = pd.DataFrame(frame)
     return df[(df["OBS_VALUE"] > 0) | keep_zero(df)]
+
+
+def grand_totals(cube: Cube) -> Callable[[pd.DataFrame], pd.Series]:
+    """Keep zero rows only where every additive dimension is at its total: each period
+    then appears in the file, even a year without a single case."""
+    additive = [d for d in cube.dims if d not in cube.no_total]
+    return lambda df: pd.Series(True, index=df.index) if not additive else \
+        (df[additive] == pd.Series({d: cube.total(d) for d in additive})).all(axis=1)
 
 
 def _tables(cube: Cube, margins: list[tuple[str, ...]],
@@ -145,7 +202,7 @@ def _tables(cube: Cube, margins: list[tuple[str, ...]],
     measured = ["OBS_VALUE"] + ([CELL_KEY] if CELL_KEY in df.columns else [])
     assert (df.groupby(key, sort=False)[measured].nunique() == 1).all().all()
     df = df.drop_duplicates(subset=key, keep="first")
-    order = df["TIME_PERIOD"].map({p: i for i, p in enumerate(PERIODS)})
+    order = df["TIME_PERIOD"].map({p: i for i, p in enumerate(cube.periods)})
     df = df.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o")
     for column in measured:
         df[column] = df[column].astype("int64")
@@ -176,11 +233,26 @@ def _write(flow, df: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
 
 
-def _codes(flow, dim: str) -> list[str]:
-    """The non-total codes of a dimension, in codelist order."""
+def _is_total(code: dict) -> bool:
+    return (code.get("annotations") or {}).get("TOTAL") == "true"
+
+
+def _leaves(flow, dim: str) -> list[str]:
+    """The codes of a dimension without children (countries, not continents), in
+    codelist order."""
     cl = flow.codelists[dim]
-    return [c["id"] for c in cl["codes"]
-            if c["id"] != TOTAL and (c.get("annotations") or {}).get("TOTAL") != "true"]
+    parents = set(children(cl))
+    return [c["id"] for c in cl["codes"] if c["id"] not in parents and not _is_total(c)]
+
+
+def _codes(flow, dim: str) -> list[str]:
+    """The top level of a dimension: the children of its total code (economic regions,
+    not rayons; broad age groups, not 5-year bands), in codelist order; for a
+    dimension without a total, its leaves."""
+    cl = flow.codelists[dim]
+    if not any(_is_total(c) for c in cl["codes"]):
+        return _leaves(flow, dim)
+    return children(cl).get(total_code(cl), [])
 
 
 def _normalise(w: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -190,7 +262,6 @@ def _normalise(w: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def _quarter_index(year: int, quarter: int) -> int:
     return (year - FIRST_YEAR) * 4 + quarter - 1
-
 
 # ---------------------------------------------------------------------------
 # DF_RESPERM_TEMP: temporary residence permits issued
@@ -282,7 +353,7 @@ def _citizenship_trend(code: str, q: int) -> float:
 
 def resperm_cube(flow, rng: np.random.Generator) -> Cube:
     """Underlying cube of DF_RESPERM_TEMP: period x citizenship x sex x ground x region."""
-    area = _codes(flow, "CITIZENSHIP")
+    area = _leaves(flow, "CITIZENSHIP")  # countries (and STLS, UNK), not continents
     sexes = ["F", "M"]
     grounds = _codes(flow, "RESIDENCE_GROUND")
     regions = _codes(flow, "REGION")
@@ -387,6 +458,10 @@ NACE_PROFILE = {
     "S": (.010, .60, YOUNG, LOW), "T": (.003, .15, PRIME, LOW), "U": (.005, .65, SENIOR, HIGH),
 }
 LEADING_SECTIONS = ("F", "B", "C", "G", "I", "P")
+# The broad age groups of Form No. 1, table 8 (nobody under 15 holds a work permit) and
+# the education groups of table 9, in the order of the profiles above.
+WORKING_AGES = ("Y15T29", "Y30T39", "Y40T49", "Y50T59", "Y_GE60")
+EDUCATION_GROUPS = ("ED0-2", "ED3_4", "ED5-8")
 RETENTION = 0.80  # share of last quarter's valid permits still valid (permits last about a year)
 
 
@@ -404,10 +479,10 @@ def _workperm_targets(rng: np.random.Generator) -> np.ndarray:
 def workperm_cube(flow, rng: np.random.Generator) -> Cube:
     """Underlying stock of DF_WORKPERM_VALID: period x activity x age x education x sex."""
     nace = _codes(flow, "ECON_ACTIVITY")
-    ages = _codes(flow, "AGE")
-    edu = _codes(flow, "EDUCATION_LEV")
+    ages = [a for a in _codes(flow, "AGE") if a in WORKING_AGES]
+    edu = [e for e in _codes(flow, "EDUCATION_LEV") if e in EDUCATION_GROUPS]
     sexes = ["F", "M"]
-    if set(nace) != set(NACE_PROFILE) or len(ages) != 5 or len(edu) != 3:
+    if set(nace) != set(NACE_PROFILE) or len(ages) != len(WORKING_AGES) or len(edu) != len(EDUCATION_GROUPS):
         raise ValueError("the codelists do not have the codes the demonstration expects")
     share = np.array([NACE_PROFILE[n][0] for n in nace])
     p_male = np.array([NACE_PROFILE[n][1] for n in nace])
@@ -450,29 +525,492 @@ def workperm_tables(flow, rng: np.random.Generator) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------
+# The other dataflows: one generic cube generator, driven by SPECS
+# ---------------------------------------------------------------------------
 
-GENERATORS = {"DF_RESPERM_TEMP": resperm_tables, "DF_WORKPERM_VALID": workperm_tables}
+# A fixed list of plausible citizenships of foreigners in Azerbaijan, plus stateless
+# persons; each spec weights those that matter to it (a weight 0 or none: not drawn).
+CITIZENSHIPS = ("RU", "TR", "GE", "IR", "UA", "IN", "PK", "CN", "UZ", "KZ", "BY", "AF", "IQ",
+                "SY", "EG", "GB", "US", "DE", "KR", "IL", "TM", "KG", "TJ", "SA", "AE", "STLS")
+# Share of men by citizenship (labour migration from South Asia and Türkiye is mostly male).
+MEN = {
+    "RU": .55, "TR": .80, "GE": .55, "IR": .68, "UA": .50, "IN": .86, "PK": .90, "CN": .85,
+    "UZ": .80, "KZ": .55, "BY": .50, "AF": .75, "IQ": .75, "SY": .70, "EG": .85, "GB": .75,
+    "US": .70, "DE": .70, "KR": .75, "IL": .60, "TM": .70, "KG": .75, "TJ": .85, "SA": .80,
+    "AE": .75, "STLS": .50,
+}
+# COVID-19: borders closed from March 2020, reopened step by step in 2021.
+COVID_Q = {"2020-Q1": .92, "2020-Q2": .30, "2020-Q3": .55, "2020-Q4": .70, "2021-Q1": .80, "2021-Q2": .93}
+BUSY_SUMMER = (.60, .60, .80, .90, 1.0, 1.2, 1.5, 1.5, 1.1, .90, .70, .80)  # tourists, by month
+
+Weights = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """Weights of a dimension that depend on the code of another dimension `by`:
+    `tables[code]` for the codes it lists, `default` for the others."""
+
+    by: str
+    default: Weights
+    tables: dict[str, Weights] = field(default_factory=dict)
+
+    def table(self, code: str) -> Weights:
+        return self.tables.get(code, self.default)
+
+    def codes(self) -> set[str]:
+        return set(self.default).union(*self.tables.values())
+
+
+def men(share: float) -> Weights:
+    return {"F": 1 - share, "M": share}
+
+
+def men_by(dim: str, shares: dict[str, float], default: float) -> Conditional:
+    return Conditional(dim, men(default), {c: men(s) for c, s in shares.items()})
+
+
+@dataclass(frozen=True)
+class Thinning:
+    """A dimension without a total whose codes come from one another: `base` is drawn
+    by the multinomial, then each step (code, source, p) sets code = Binomial(source, p)
+    where p is a number or (dimension, {code: p}, default); a step (code, source,
+    ("rest", other)) sets code = source - other."""
+
+    dim: str
+    base: str
+    steps: tuple
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to draw one dataflow's demonstration cube (the dimensions are the DSD's)."""
+
+    scale: dict[int, float]  # expected count in a year (a stock: its level), by year
+    weights: dict[str, Weights | Conditional]  # by dimension; codes not listed are not drawn
+    margins: tuple[tuple[str, ...], ...]  # the tables written, besides the grand total
+    season: tuple[float, ...] = ()  # relative weight of each quarter or month
+    shocks: dict[str, float] = field(default_factory=dict)  # period (or year) -> multiplier
+    stock: bool = False  # the count at the end of each period, not during it
+    thinning: Thinning | None = None
+    # A dimension without a total whose codes are separate populations (arrivals and
+    # departures): code -> {"scale": ..., "weights": {...}} replacing the spec's own.
+    split: tuple[str, dict[str, dict]] | None = None
+    jitter: float = 0.10  # period-to-period noise on the weights (lognormal sd)
+
+
+AGE_PERM = {"Y_LT15": .12, "Y15T29": .20, "Y30T39": .25, "Y40T49": .19, "Y50T59": .13, "Y_GE60": .11}
+AGE_ASYLUM = {"Y_LT15": .25, "Y15T29": .35, "Y30T39": .22, "Y40T49": .10, "Y50T59": .05, "Y_GE60": .03}
+AGE_ARRIVALS = {"Y_LT15": .14, "Y15T29": .20, "Y30T39": .28, "Y40T49": .16, "Y50T59": .12, "Y_GE60": .10}
+AGE_DEPARTURES = {"Y_LT15": .15, "Y15T29": .35, "Y30T39": .20, "Y40T49": .12, "Y50T59": .10, "Y_GE60": .08}
+
+# Citizenship profiles (relative weights).
+CIT_REGISTRATION = {
+    "RU": 22, "TR": 16, "IR": 9, "GE": 7, "IN": 7, "PK": 4, "CN": 3, "UA": 3, "UZ": 4, "KZ": 3,
+    "BY": 1.2, "AF": .5, "IQ": 2, "SY": .4, "EG": 1, "GB": 1.5, "US": 1.2, "DE": 1, "KR": .6,
+    "IL": 1.2, "TM": 1.5, "KG": 1, "TJ": .8, "SA": 3, "AE": 1.5, "STLS": .05,
+}
+CIT_PERMANENT = {
+    "GE": 20, "RU": 14, "TR": 6, "UA": 3, "IR": 3, "UZ": 6, "KZ": 4, "TM": 3, "BY": 2, "KG": 2,
+    "TJ": 2, "CN": 2, "IN": 2, "PK": 2, "AF": 2, "IQ": 2, "SY": 3, "EG": 1, "IL": 3, "DE": 1,
+    "GB": 1, "US": 1, "KR": .5, "SA": .3, "AE": .3, "STLS": 8,
+}
+CIT_WORK = {
+    "TR": 30, "CN": 11, "IN": 7, "RU": 6, "GE": 4, "UA": 4, "IR": 4, "PK": 3, "UZ": 4, "GB": 4,
+    "US": 2, "DE": 1.5, "KR": 1.5, "IL": 1, "BY": 1.5, "KZ": 1, "EG": 1, "SY": .5, "TM": 1,
+    "KG": .8, "TJ": .8, "AF": .3, "IQ": .5, "SA": .2, "AE": .3, "STLS": .1,
+}
+CIT_ASYLUM = {"AF": 35, "IR": 20, "IQ": 8, "SY": 8, "RU": 12, "UA": 5, "PK": 4, "EG": 2, "TJ": 2,
+              "UZ": 2, "TR": 1, "STLS": 2}
+CIT_ENFORCEMENT = {
+    "UZ": 14, "RU": 12, "IR": 10, "TR": 8, "TJ": 8, "GE": 6, "KG": 5, "PK": 5, "IN": 5, "AF": 4,
+    "TM": 4, "UA": 3, "IQ": 3, "CN": 3, "EG": 3, "SY": 2, "KZ": 2, "BY": 1, "SA": .5, "AE": .3,
+    "GB": .3, "US": .3, "DE": .3, "KR": .2, "IL": .3, "STLS": 1,
+}
+CIT_BORDER = {
+    "RU": 26, "TR": 17, "IN": 8, "IR": 8, "SA": 4, "GE": 4, "KZ": 4, "PK": 3, "CN": 2, "UA": 1.5,
+    "UZ": 2, "IQ": 2, "AE": 1.5, "IL": 1, "GB": 1, "DE": 1, "US": 1, "KR": .5, "EG": 1, "BY": 1,
+    "TM": .5, "KG": .5, "TJ": .5, "AF": .1, "SY": .1, "STLS": .01,
+}
+# Citizenship decisions: previous citizenship (renunciation: the other state's).
+CIT_ACQUISITION = {"RU": 15, "GE": 15, "TR": 10, "IR": 8, "UZ": 8, "UA": 6, "KZ": 4, "TM": 4, "SY": 3,
+                   "IQ": 3, "AF": 2, "PK": 1, "EG": 1, "KG": 1, "TJ": 1, "STLS": 20}
+CIT_RESTORATION = {"RU": 40, "UA": 10, "KZ": 10, "UZ": 10, "GE": 10, "TR": 3, "BY": 2, "STLS": 20}
+CIT_RENUNCIATION = {"RU": 55, "TR": 10, "DE": 8, "UA": 5, "KZ": 4, "US": 4, "IL": 4, "GE": 3, "BY": 3,
+                    "GB": 2, "UZ": 1, "KR": .5}
+CIT_DETERMINATION = {"STLS": 35, "RU": 25, "GE": 8, "UA": 6, "KZ": 6, "UZ": 6, "TM": 4, "BY": 2, "KG": 2,
+                     "TJ": 1, "TR": 1, "IR": 1}
+
+# Other countries' roles: requesting readmission (EU member states under the 2014
+# agreement, and others), destinations of emigrants, countries of previous / next residence.
+REQUESTING_COUNTRIES = {"DE": 35, "FR": 15, "BE": 6, "NL": 5, "AT": 6, "SE": 4, "CH": 4, "NO": 3,
+                        "PL": 3, "IT": 3, "CZ": 2, "RU": 5, "UA": 3, "GE": 2, "TR": 3, "BY": 1}
+DESTINATIONS = {"RU": 58, "TR": 7, "UA": 4, "KZ": 4, "DE": 5, "US": 4, "IL": 3, "GE": 2, "BY": 2,
+                "UZ": 1, "GB": 2, "CA": 2, "FR": 1, "NL": 1, "AT": 1, "PL": 1}
+PREVIOUS_RESIDENCE = {"RU": 35, "GE": 12, "UZ": 6, "KZ": 6, "UA": 6, "TR": 6, "IR": 5, "TM": 4, "BY": 2,
+                      "KG": 2, "TJ": 1, "DE": 1, "US": 1, "IL": 1, "SY": 1, "IQ": 1}
+NEXT_RESIDENCE = {"RU": 65, "TR": 6, "UA": 5, "KZ": 4, "DE": 4, "US": 3, "IL": 3, "GE": 3, "BY": 2,
+                  "UZ": 1, "GB": 1, "CA": 1}
+
+# Applications to the State Migration Service in a month, by type.
+APPLICATIONS_A_MONTH = {"REG_STAY": 21_000, "EXT_STAY": 5_000, "RESPERM_TEMP": 5_500, "RESPERM_PERM": 450,
+                        "WORKPERM": 800, "CIT_ACQ": 30, "CIT_REST": 12, "CIT_REN": 90, "CIT_DET": 1_900,
+                        "REFUGEE": 15}
+# Share of decided applications that are granted.
+GRANT_RATE = {"REG_STAY": .99, "EXT_STAY": .95, "RESPERM_TEMP": .90, "RESPERM_PERM": .85, "WORKPERM": .90,
+              "CIT_ACQ": .60, "CIT_REST": .70, "CIT_REN": .90, "CIT_DET": .75, "REFUGEE": .10}
+
+SPECS: dict[str, Spec] = {
+    "DF_REG_STAY": Spec(
+        scale={2019: 760_000, 2020: 760_000, 2021: 400_000, 2022: 230_000, 2023: 250_000,
+               2024: 265_000, 2025: 280_000},
+        season=(.85, 1.0, 1.25, .90), shocks=COVID_Q,
+        weights={"CITIZENSHIP": CIT_REGISTRATION, "SEX": men_by("CITIZENSHIP", MEN, .65)},
+        margins=(("CITIZENSHIP", "SEX"),)),
+    "DF_RESPERM_PERM": Spec(
+        scale={2019: 3_300, 2020: 2_900, 2021: 3_000, 2022: 3_400, 2023: 3_500, 2024: 3_450, 2025: 3_400},
+        shocks=COVID_Q,
+        # Permanent permits go to families more than to workers: more women.
+        weights={"CITIZENSHIP": CIT_PERMANENT, "AGE": AGE_PERM,
+                 "SEX": men_by("CITIZENSHIP", {c: max(.3, s - .15) for c, s in MEN.items()}, .45)},
+        margins=(("CITIZENSHIP", "SEX"), ("AGE", "SEX"))),
+    "DF_WORKPERM_ISSUED": Spec(
+        scale={2015: 7_800, 2016: 6_900, 2017: 6_400, 2018: 6_162, 2019: 6_500, 2020: 4_300,
+               2021: 5_600, 2022: 7_600, 2023: 7_900, 2024: 7_300, 2025: 6_800},
+        weights={"CITIZENSHIP": CIT_WORK, "PERMIT_ACTION": {"ISSUED": .62, "EXTENDED": .38}},
+        margins=(("CITIZENSHIP", "PERMIT_ACTION"),)),
+    "DF_WORK_NOPERMIT": Spec(
+        scale={2019: 1_400, 2020: 1_350, 2021: 1_450, 2022: 1_700, 2023: 1_850, 2024: 1_950, 2025: 2_050},
+        stock=True, weights={"SEX": men(.78)}, margins=(("SEX",),)),
+    "DF_APPLICATIONS": Spec(
+        scale={2023: 410_000, 2024: 425_000, 2025: 440_000},
+        season=(.85, .90, 1.0, 1.0, 1.05, 1.1, 1.1, 1.1, 1.05, 1.0, .95, .90),
+        weights={"APPLICATION_TYPE": APPLICATIONS_A_MONTH,
+                 "CITIZENSHIP": Conditional("APPLICATION_TYPE", CIT_REGISTRATION, {
+                     "RESPERM_PERM": CIT_PERMANENT, "WORKPERM": CIT_WORK, "CIT_ACQ": CIT_ACQUISITION,
+                     "CIT_REST": CIT_RESTORATION, "CIT_REN": CIT_RENUNCIATION, "CIT_DET": CIT_DETERMINATION,
+                     "REFUGEE": CIT_ASYLUM}),
+                 "SEX": men_by("CITIZENSHIP", MEN, .65)},
+        # Most applications are decided within the month; decided <= received in each cell.
+        thinning=Thinning("APPL_STAGE", "RECEIVED", (
+            ("DECIDED", "RECEIVED", .96),
+            ("GRANTED", "DECIDED", ("APPLICATION_TYPE", GRANT_RATE, .9)),
+            ("REFUSED", "DECIDED", ("rest", "GRANTED")))),
+        margins=(("APPLICATION_TYPE", "CITIZENSHIP"), ("APPLICATION_TYPE", "SEX"))),
+    "DF_CITIZENSHIP": Spec(
+        scale={2015: 21_000, 2016: 22_000, 2017: 24_000, 2018: 25_000, 2019: 22_000, 2020: 12_000,
+               2021: 15_000, 2022: 19_000, 2023: 18_000, 2024: 17_000, 2025: 16_000},
+        weights={"CITIZENSHIP_ACT": {"ACQ": .008, "REST": .003, "REN": .040, "DET": .949},
+                 "CITIZENSHIP": Conditional("CITIZENSHIP_ACT", CIT_DETERMINATION, {
+                     "ACQ": CIT_ACQUISITION, "REST": CIT_RESTORATION, "REN": CIT_RENUNCIATION}),
+                 "SEX": men_by("CITIZENSHIP_ACT", {"ACQ": .45}, .50)},  # admission: often spouses
+        margins=(("CITIZENSHIP_ACT", "CITIZENSHIP", "SEX"),)),
+    "DF_REFUGEE": Spec(
+        scale={2015: 350, 2016: 280, 2017: 250, 2018: 200, 2019: 180, 2020: 80, 2021: 140,
+               2022: 260, 2023: 190, 2024: 170, 2025: 160},
+        weights={"CITIZENSHIP": CIT_ASYLUM, "SEX": men(.65), "AGE": AGE_ASYLUM},
+        thinning=Thinning("ASYL_DECISION", "APPL", (
+            ("DEC", "APPL", .85),
+            ("REC", "DEC", ("CITIZENSHIP", {"SY": .30, "IQ": .20, "AF": .15}, .04)),
+            ("REJ", "DEC", ("rest", "REC")))),
+        margins=(("CITIZENSHIP", "SEX"), ("SEX", "AGE"))),
+    "DF_ENFORCEMENT": Spec(
+        scale={2019: 20_000, 2020: 17_000, 2021: 16_000, 2022: 22_000, 2023: 23_000, 2024: 22_500,
+               2025: 22_000},
+        shocks=COVID_Q,
+        weights={"CITIZENSHIP": CIT_ENFORCEMENT, "SEX": men_by("CITIZENSHIP", MEN, .85)},
+        thinning=Thinning("ENFORCEMENT", "ILLEGAL_STAY", (
+            ("FINE", "ILLEGAL_STAY", .75),
+            ("EXPULSION", "ILLEGAL_STAY", .22),
+            ("ENTRY_BAN", "EXPULSION", .90),
+            ("DETENTION", "EXPULSION", .45),
+            ("LEGALISATION", "ILLEGAL_STAY", .12))),
+        margins=(("CITIZENSHIP",), ("SEX",))),
+    "DF_READMISSION": Spec(
+        scale={2015: 900, 2016: 1_100, 2017: 1_000, 2018: 950, 2019: 850, 2020: 400, 2021: 550,
+               2022: 700, 2023: 800, 2024: 780, 2025: 750},
+        weights={"REQ_COUNTRY": REQUESTING_COUNTRIES, "SEX": men(.68)},
+        margins=(("REQ_COUNTRY", "SEX"),)),
+    "DF_UAM": Spec(
+        scale={2015: 6, 2016: 8, 2017: 5, 2018: 7, 2019: 6, 2020: 3, 2021: 9, 2022: 11, 2023: 7,
+               2024: 6, 2025: 5},
+        weights={"CITIZENSHIP": {"AF": 30, "IR": 12, "IQ": 10, "SY": 10, "RU": 8, "GE": 6, "UZ": 6,
+                                 "TJ": 6, "PK": 6, "STLS": 6},
+                 "SEX": men(.75), "AGE": {"Y_LT14": .25, "Y14T15": .30, "Y16T17": .45}},
+        margins=(("CITIZENSHIP",), ("SEX", "AGE"))),
+    "DF_EMIGRATION": Spec(
+        scale={2015: 1_600, 2016: 1_450, 2017: 1_200, 2018: 1_000, 2019: 850, 2020: 420, 2021: 500,
+               2022: 600, 2023: 560, 2024: 520, 2025: 500},
+        weights={"DESTINATION": DESTINATIONS, "SEX": men(.50), "AGE": AGE_DEPARTURES},
+        margins=(("DESTINATION", "SEX"), ("AGE", "SEX"))),
+    "DF_MIGR_PERM": Spec(
+        scale={}, weights={"SEX": men(.50)},
+        split=("FLOW", {
+            "ARR": {"scale": {2015: 3_100, 2016: 3_233, 2017: 3_000, 2018: 2_900, 2019: 2_700, 2020: 1_500,
+                              2021: 2_100, 2022: 2_600, 2023: 2_450, 2024: 2_397, 2025: 2_300},
+                    "weights": {"COUNTERPART_AREA": PREVIOUS_RESIDENCE, "AGE": AGE_ARRIVALS}},
+            "DEP": {"scale": {2015: 1_900, 2016: 1_711, 2017: 1_400, 2018: 1_200, 2019: 1_000, 2020: 500,
+                              2021: 600, 2022: 700, 2023: 620, 2024: 570, 2025: 560},
+                    "weights": {"COUNTERPART_AREA": NEXT_RESIDENCE, "AGE": AGE_DEPARTURES}}}),
+        margins=(("COUNTERPART_AREA", "SEX"), ("AGE", "SEX"))),
+    "DF_BORDER_ARR": Spec(
+        scale={2023: 2_600_000, 2024: 2_750_000, 2025: 2_900_000}, season=BUSY_SUMMER,
+        weights={"CITIZENSHIP": CIT_BORDER, "SEX": men_by("CITIZENSHIP", MEN, .67)},
+        margins=(("CITIZENSHIP", "SEX"),)),
+}
+
+
+def _period_means(scale: dict[int, float], spec: Spec, periods: list[str], rng: np.random.Generator) -> np.ndarray:
+    """The expected count of each period: its share of the year's scale (a stock: the
+    level, moving linearly to next year's), times shocks and a little noise."""
+    means = []
+    for p in periods:
+        year = int(p[:4])
+        mean = scale[year]
+        if len(p) > 4:  # a quarter or a month
+            per_year = 4 if "Q" in p else 12
+            i = int(p[-1] if "Q" in p else p[5:]) - 1
+            if spec.stock:
+                mean += (scale.get(year + 1, mean) - mean) * (i + 1) / per_year
+            else:
+                season = spec.season or (1.0,) * per_year
+                mean *= season[i] / sum(season)
+        mean *= spec.shocks.get(p, spec.shocks.get(str(year), 1.0))
+        means.append(mean)
+    return np.asarray(means) * rng.lognormal(0, 0.03, len(periods))
+
+
+def _placed(array: np.ndarray, axes: list[int], ndim: int) -> np.ndarray:
+    """`array` (axes in increasing order of `axes`) reshaped to broadcast over ndim axes."""
+    shape = [1] * ndim
+    for a, n in zip(axes, array.shape):
+        shape[a] = n
+    return array.reshape(shape)
+
+
+def _factor(weights: Weights | Conditional, dims: list[str], codes: list[list[str]], dim: str,
+            rng: np.random.Generator, jitter: float) -> np.ndarray:
+    """One dimension's share of each cell, shaped to broadcast over the cube."""
+    a = dims.index(dim)
+    if isinstance(weights, Conditional):
+        b = dims.index(weights.by)
+        mat = np.array([[weights.table(g).get(c, 0.0) for c in codes[a]] for g in codes[b]])
+        mat = _normalise(mat * rng.lognormal(0, jitter, mat.shape))  # rows: codes of `by`
+        return _placed(mat if b < a else mat.T, sorted([a, b]), len(dims))
+    vec = np.array([weights.get(c, 0.0) for c in codes[a]])
+    return _placed(_normalise(vec * rng.lognormal(0, jitter, len(vec))), [a], len(dims))
+
+
+def _draw(scale: dict[int, float], weights: dict, spec: Spec, dims: list[str], codes: list[list[str]],
+          periods: list[str], rng: np.random.Generator) -> np.ndarray:
+    """Counts (period, *cells): per period a Poisson total split by a multinomial."""
+    shape = [len(c) for c in codes]
+    values = np.empty((len(periods), *shape), dtype=np.int64)
+    for t, mean in enumerate(_period_means(scale, spec, periods, rng)):
+        p = np.ones(shape)
+        for dim in dims:
+            p = p * _factor(weights[dim], dims, codes, dim, rng, spec.jitter)
+        p = p.reshape(-1)
+        values[t] = rng.multinomial(rng.poisson(mean), p / p.sum()).reshape(shape)
+    return values
+
+
+def _probability(p, dims: list[str], codes: list[list[str]]) -> float | np.ndarray:
+    """A thinning probability: a number, or (dimension, {code: p}, default) per code."""
+    if not isinstance(p, tuple):
+        return p
+    dim, table, default = p
+    a = dims.index(dim)
+    return _placed(np.array([table.get(c, default) for c in codes[a]]), [a + 1], len(dims) + 1)
+
+
+def _thin(thinning: Thinning, base: np.ndarray, leaves: list[str], dims: list[str],
+          codes: list[list[str]], rng: np.random.Generator) -> np.ndarray:
+    """The codes of a dimension without a total, from its base code; stacked on axis 1."""
+    layers = {thinning.base: base}
+    for code, source, p in thinning.steps:
+        if isinstance(p, tuple) and p[0] == "rest":
+            layers[code] = layers[source] - layers[p[1]]
+        else:
+            layers[code] = rng.binomial(layers[source], _probability(p, dims, codes))
+    missing = [c for c in leaves if c not in layers]
+    if missing:
+        raise ValueError(f"the thinning of {thinning.dim} does not draw {', '.join(missing)}")
+    return np.stack([layers[c] for c in leaves], axis=1)
+
+
+def _ancestors(codelist: dict, code: str) -> set[str]:
+    parent = {c["id"]: c.get("parent") for c in codelist["codes"]}
+    out, up = set(), parent.get(code)
+    while up is not None and up not in out:
+        out.add(up)
+        up = parent.get(up)
+    return out
+
+
+def _spec_codes(flow, dim: str, tables: list[Weights | Conditional]) -> list[str]:
+    """The codes a spec draws for a dimension, in codelist order: any level of the
+    hierarchy (countries; broad age groups), but none inside another and no total."""
+    wanted = set()
+    for t in tables:
+        wanted |= t.codes() if isinstance(t, Conditional) else {c for c, w in t.items() if w > 0}
+    cl = flow.codelists[dim]
+    allowed = {c["id"] for c in cl["codes"] if not _is_total(c)}
+    nested = sorted(c for c in wanted if _ancestors(cl, c) & wanted)
+    if wanted - allowed or nested:
+        raise ValueError(f"{flow.document['id']}: {dim} codes not in {cl['id']} (or totals): "
+                         f"{', '.join(sorted(wanted - allowed)) or '-'}; inside another drawn code: "
+                         f"{', '.join(nested) or '-'}")
+    return [c["id"] for c in cl["codes"] if c["id"] in wanted]
+
+
+def spec_cube(flow, spec: Spec, rng: np.random.Generator) -> Cube:
+    """The underlying cube of a dataflow from its spec: period x the DSD's dimensions."""
+    dims = [d for d in flow.dimension_ids if d not in flow.layout.fixed]
+    periods = PERIODS_BY_FREQ[flow.document["frequency"]]
+    special = spec.thinning.dim if spec.thinning else spec.split[0] if spec.split else None
+    parts = [dict(spec.split[1][c], code=c) for c in spec.split[1]] if spec.split else \
+        [{"scale": spec.scale, "weights": {}}]
+    drawn = [d for d in dims if d != special]
+    codes = [_spec_codes(flow, d, [p["weights"].get(d) or spec.weights[d] for p in parts]) for d in drawn]
+    layers = [_draw(p["scale"], {**spec.weights, **p["weights"]}, spec, drawn, codes, periods, rng)
+              for p in parts]
+    if special is None:
+        values = layers[0]
+    else:
+        leaves = _leaves(flow, special)
+        if spec.thinning:
+            values = _thin(spec.thinning, layers[0], leaves, drawn, codes, rng)
+        else:
+            if [p["code"] for p in parts] != leaves:
+                raise ValueError(f"{flow.document['id']}: the split of {special} must list {leaves}")
+            values = np.stack(layers, axis=1)
+        # The special dimension sits on axis 1 now; move it to its place in the DSD.
+        values = np.moveaxis(values, 1, 1 + dims.index(special))
+        codes.insert(dims.index(special), leaves)
+    for d in dims:
+        if d != special and not any(_is_total(c) for c in flow.codelists[d]["codes"]):
+            raise ValueError(f"{flow.document['id']}: {d} has no total; the spec must thin or split it")
+    no_total = {special: children(flow.codelists[special])} if special else {}
+    totals = {d: total_code(flow.codelists[d]) for d in dims if d != special}
+    return Cube(dims, codes, values, periods=list(periods), totals=totals, no_total=no_total)
+
+
+def spec_tables(flow, spec: Spec, rng: np.random.Generator) -> pd.DataFrame:
+    """The margins of a spec's cube, with totals; cell keys when the layout has them."""
+    cube = spec_cube(flow, spec, rng)
+    if CELL_KEY in flow.layout.columns:
+        cube.keys = leaf_keys(cube.values, rng)  # last from the stream: counts stay as drawn
+    return _tables(cube, list(spec.margins), grand_totals(cube))
+
+
+# ---------------------------------------------------------------------------
+# Derived dataflows: computed from the tables of others, so that they agree
+# ---------------------------------------------------------------------------
+
+# Mean annual population of Azerbaijan, rounded (for the net migration rate).
+MEAN_POPULATION = {2015: 9_649_000, 2016: 9_757_000, 2017: 9_854_000, 2018: 9_939_000, 2019: 10_024_000,
+                   2020: 10_093_000, 2021: 10_123_000, 2022: 10_135_000, 2023: 10_150_000,
+                   2024: 10_172_000, 2025: 10_196_000}
+# Labour-migration quota set by the Cabinet of Ministers for each year.
+LABOUR_QUOTA = {2015: 14_000, 2016: 12_000, 2017: 12_000, 2018: 10_500, 2019: 10_500, 2020: 10_000,
+                2021: 10_000, 2022: 11_000, 2023: 12_000, 2024: 12_000, 2025: 12_000}
+QUOTA_SHARE = 0.9  # of the work permits issued, the share counted against the quota
+
+
+def _totals_by(flow, df: pd.DataFrame, dim: str) -> pd.DataFrame:
+    """The grand totals of a table by one dimension: the rows where every other
+    dimension is at its total code; columns `dim`, TIME_PERIOD, OBS_VALUE."""
+    others = [d for d in flow.dimension_ids if d not in flow.layout.fixed and d != dim]
+    at_total = np.logical_and.reduce([df[d] == total_code(flow.codelists[d]) for d in others])
+    return df.loc[at_total, [dim, "TIME_PERIOD", "OBS_VALUE"]]
+
+
+def _net_migration(done: dict) -> pd.Series:
+    """Arrivals minus departures for permanent residence, by year, from DF_MIGR_PERM."""
+    flow, df = done["DF_MIGR_PERM"]
+    by_flow = _totals_by(flow, df, "FLOW").pivot(index="TIME_PERIOD", columns="FLOW", values="OBS_VALUE")
+    return (by_flow["ARR"].fillna(0) - by_flow["DEP"].fillna(0)).astype("int64")
+
+
+def _country_rows(flow, values: pd.Series) -> pd.DataFrame:
+    """One row per period for the whole country (REF_AREA at its total code)."""
+    return pd.DataFrame({"TIME_PERIOD": values.index, "REF_AREA": total_code(flow.codelists["REF_AREA"]),
+                         "OBS_VALUE": values.to_numpy()})
+
+
+def net_migration_tables(flow, rng: np.random.Generator, done: dict) -> pd.DataFrame:
+    return _country_rows(flow, _net_migration(done))
+
+
+def net_migration_rate_tables(flow, rng: np.random.Generator, done: dict) -> pd.DataFrame:
+    """Net migration per 1,000 mean population, to the dataflow's number of decimals."""
+    net = _net_migration(done)
+    decimals = int(flow.document.get("series_attributes", {}).get("DECIMALS", 1))
+    rate = [round(n / MEAN_POPULATION[int(p)] * 1000, decimals) for p, n in net.items()]
+    out = _country_rows(flow, pd.Series(rate, index=net.index))
+    out["OBS_VALUE"] = out["OBS_VALUE"].map(lambda v: f"{v:.{decimals}f}")
+    return out
+
+
+def labour_quota_tables(flow, rng: np.random.Generator, done: dict) -> pd.DataFrame:
+    """The quota of each year and its use: most of the work permits issued that year
+    (DF_WORKPERM_ISSUED), never more than the quota."""
+    wflow, wdf = done["DF_WORKPERM_ISSUED"]
+    issued = _totals_by(wflow, wdf, "PERMIT_ACTION").query("PERMIT_ACTION == 'ISSUED'") \
+        .set_index("TIME_PERIOD")["OBS_VALUE"]
+    rows = []
+    for period in PERIODS_BY_FREQ[flow.document["frequency"]]:
+        quota = LABOUR_QUOTA[int(period)]
+        used = min(int(rng.binomial(int(issued.get(period, 0)), QUOTA_SHARE)), quota)
+        rows += [(period, "QUOTA", quota), (period, "USED", used)]
+    return pd.DataFrame(rows, columns=["TIME_PERIOD", "QUOTA_INDICATOR", "OBS_VALUE"])
+
+
+# ---------------------------------------------------------------------------
+
+def _from_spec(flow_id: str):
+    return lambda flow, rng, done: spec_tables(flow, SPECS[flow_id], rng)
+
+
+# In this order (sources before what is derived from them); each gets its own random
+# stream by its position, so adding a dataflow at the end leaves the others unchanged.
+GENERATORS = {
+    "DF_RESPERM_TEMP": lambda flow, rng, done: resperm_tables(flow, rng),
+    "DF_WORKPERM_VALID": lambda flow, rng, done: workperm_tables(flow, rng),
+    **{flow_id: _from_spec(flow_id) for flow_id in SPECS},
+    "DF_NET_MIGR": net_migration_tables,
+    "DF_NET_MIGR_RATE": net_migration_rate_tables,
+    "DF_LABOUR_QUOTA": labour_quota_tables,
+}
 
 
 def generate(content, outdir: Path, seed: int = 2026) -> list[tuple[str, Path]]:
     """Write SYNTHETIC_<dataflow>.csv for each demonstrated dataflow and README.txt.
 
     The same seed gives byte-identical files. Returns (dataflow id, file) pairs.
+    Dataflows the content does not have are left out.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     streams = np.random.SeedSequence(seed).spawn(len(GENERATORS))
     written: list[tuple[str, Path]] = []
+    done: dict[str, tuple] = {}
     for (flow_id, make), stream in zip(GENERATORS.items(), streams):
+        if flow_id not in content.dataflows:
+            continue
         flow = content.dataflow(flow_id)
-        df = make(flow, np.random.default_rng(stream))
+        df = make(flow, np.random.default_rng(stream), done)
+        done[flow_id] = (flow, df)
         path = outdir / f"SYNTHETIC_{flow_id}.csv"
         _write(flow, df, path)
         written.append((flow_id, path))
     files = "\n".join(f"  {p.name}  ({fid}, {content.dataflow(fid).document['name']['en']})"
                       for fid, p in written)
+    span = {f: f"{ps[0]} to {ps[-1]}" for f, ps in PERIODS_BY_FREQ.items()}
     (outdir / "README.txt").write_text(
-        README.format(seed=seed, files=files, first=PERIODS[0], last=PERIODS[-1]), encoding="utf-8")
+        README.format(seed=seed, files=files, quarterly=span["Q"], annual=span["A"], monthly=span["M"]),
+        encoding="utf-8")
     return written
 
 

@@ -215,13 +215,20 @@ def read_extract(path: Path | str, flow: Dataflow, *, encoding: str | None = "au
         normalised[r] = p
     out[td] = pd.Series(normalised, dtype=object)
 
-    # Counts: whole numbers, not negative.
+    # Values: counts are whole and not negative, a balance is whole, a rate any number.
+    kind = flow.document.get("measure", "count")
+    what = {"count": "the count", "balance": "the balance", "rate": "the rate"}[kind]
     counts = frame[mapping[measure]].str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+    if kind == "rate":  # rates may come with a decimal comma, as spreadsheets in az write them
+        counts = counts.str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(counts, errors="coerce")
-    bad(counts.index[numbers.isna()], measure, "the count is not a number")
+    bad(counts.index[numbers.isna()], measure, f"{what} is not a number")
     ok = numbers.notna()
-    bad(counts.index[ok & (numbers < 0)], measure, "the count is negative")
-    bad(counts.index[ok & (numbers >= 0) & (numbers % 1 != 0)], measure, "the count is not a whole number")
+    if kind == "count":
+        bad(counts.index[ok & (numbers < 0)], measure, "the count is negative")
+    if kind != "rate":
+        whole_checked = ok & (numbers >= 0) if kind == "count" else ok  # a negative count is reported once
+        bad(counts.index[whole_checked & (numbers % 1 != 0)], measure, f"{what} is not a whole number")
     out[measure] = numbers
 
     # Cell keys (cell-key method): whole numbers 0..255, when the layout has them.
@@ -231,7 +238,7 @@ def read_extract(path: Path | str, flow: Dataflow, *, encoding: str | None = "au
     if not problems:
         out["series_key"] = out[dims].agg(".".join, axis=1)
         problems.extend(_duplicates(out, td, name, mapping))
-    if not problems:
+    if not problems and kind != "rate":  # rates of parts do not add up to the total's rate
         problems.extend(_totals(out, flow, td, measure, name, mapping))
     if problems:
         problems.sort(key=lambda p: (p.row or 0, p.column or ""))
@@ -277,7 +284,8 @@ def _totals(out: pd.DataFrame, flow: Dataflow, td: str, measure: str, name: str,
     """Where the extract carries a total and some of its parts, the parts must add up.
 
     Parts absent from the extract count as zero (extracts omit empty cells). Checked for
-    every parent code of every dimension's hierarchy, one level at a time.
+    every parent code of every dimension's hierarchy, one level at a time; a level the
+    extract never uses is skipped over (publisher.content.children).
 
     Cell keys are additive too: where the extract has them, the key of a total must be
     the sum of its parts' keys mod 256. An absent part is an empty cell, whose key is 0,
@@ -290,7 +298,7 @@ def _totals(out: pd.DataFrame, flow: Dataflow, td: str, measure: str, name: str,
     summed_columns = [measure, CELL_KEY] if has_keys else [measure]
     for dim in dims:
         others = [d for d in dims if d != dim] + [td]
-        for parent, kids in children(flow.codelists[dim]).items():
+        for parent, kids in children(flow.codelists[dim], present=set(out[dim])).items():
             totals = out[out[dim] == parent]
             parts = out[out[dim].isin(kids)]
             if totals.empty or parts.empty:

@@ -27,9 +27,10 @@ def ingest(engine: Engine, extract: CleanExtract) -> int:
     measure = flow.structure["primary_measure"]["id"]
     obs = extract.observations
     values = obs[measure].astype(float)
-    if not values.map(math.isfinite).all() or (values < 0).any():
+    counts = flow.document.get("measure", "count") == "count"
+    if not values.map(math.isfinite).all() or (counts and (values < 0).any()):
         # read_extract never lets these through; refuse a hand-made table that would.
-        raise ValueError("counts must be finite and not negative")
+        raise ValueError("values must be finite, and counts not negative")
     if CELL_KEY in obs:
         keys = obs[CELL_KEY]
         if keys.isna().any() or not keys.map(lambda k: float(k).is_integer() and 0 <= k <= 255).all():

@@ -34,7 +34,8 @@ def problems(root: Path) -> list[str]:
 
 def test_the_shipped_content_is_consistent_and_builds_an_sdmx_model(content):
     model = build_model(content.documents)
-    assert set(model["dataflow"]) == {"AZ_SMS:DF_RESPERM_TEMP(1.0)", "AZ_SMS:DF_WORKPERM_VALID(1.0)"}
+    assert set(model["dataflow"]) == {f"AZ_SMS:{flow_id}(1.0)" for flow_id in content.dataflows}
+    assert {"DF_RESPERM_TEMP", "DF_WORKPERM_VALID"} <= set(content.dataflows)
     dsd = model["datastructure"]["AZ_SMS:DSD_RESPERM_TEMP(1.0)"]
     assert dsd.dimensions.get("CITIZENSHIP").local_representation.enumerated.id == "CL_AREA"
 
@@ -50,7 +51,7 @@ def test_country_names_pycountry_lacks_in_azerbaijani_are_supplied(content):
     area = {c["id"]: c for c in next(d for d in content.documents if d["id"] == "CL_AREA")["codes"]}
     assert area["IR"]["name"]["az"] == "İran" and area["PK"]["name"]["az"] == "Pakistan"
     assert area["TR"]["name"]["az"] == "Türkiyə" and area["RU"]["name"]["ru"] == "Российская Федерация"
-    assert area["STLS"]["name"]["en"] == "Stateless" and "annotations" not in area["STLS"]
+    assert area["STLS"]["name"]["en"] == "Stateless" and area["STLS"]["annotations"] == {"EUROSTAT": "STLS"}
     assert area["AZ"]["annotations"]["ALPHA3"] == "AZE" and area["AZ"]["annotations"]["M49"] == "031"
 
 

@@ -18,7 +18,12 @@ import pytest
 from tests.jsonvalidation import sdmx_json_20_data_validator
 from tests.xmlvalidation import validate_sdmxml21
 
-FLOWS = {"DF_RESPERM_TEMP": "AZ_SMS/DF_RESPERM_TEMP/1.0", "DF_WORKPERM_VALID": "AZ_SMS/DF_WORKPERM_VALID/1.0"}
+from publisher.content import load
+
+# Every dataflow of the shipped content: id -> agency/id/version, and its dimension count.
+FLOWS = {f.document["id"]: f"{f.document['agency']}/{f.document['id']}/{f.document['version']}"
+         for f in load().dataflows.values()}
+DIMENSIONS = {flow_id: len(f.dimension_ids) for flow_id, f in load().dataflows.items()}
 
 
 @pytest.mark.parametrize("path", [
@@ -97,6 +102,6 @@ def test_sdmx_json_validates_and_carries_the_same_numbers_as_csv(api_client, jso
     assert js.headers["content-type"].startswith("application/vnd.sdmx.data+json")
     errors = [e.message for e in json_validator.iter_errors(orjson.loads(js.content))]
     assert errors == []
-    from_csv = csv_numbers(api_client.get(f"/sdmx/2.1/data/{flow}?format=csv").content, 5)
+    from_csv = csv_numbers(api_client.get(f"/sdmx/2.1/data/{flow}?format=csv").content, DIMENSIONS[flow])
     from_json = json_numbers(js.content)
-    assert from_json == from_csv and len(from_json) > 10_000
+    assert from_json == from_csv and len(from_json) > 0

@@ -20,9 +20,11 @@ from publisher.extract import read_extract
 from store.db import make_engine
 from store.schema import staging_protection
 
-FLOWS = ["DF_RESPERM_TEMP", "DF_WORKPERM_VALID"]
-DIMS = {"DF_RESPERM_TEMP": ["FREQ", "CITIZENSHIP", "SEX", "RESIDENCE_GROUND", "REGION"],
-        "DF_WORKPERM_VALID": ["FREQ", "ECON_ACTIVITY", "AGE", "EDUCATION_LEV", "SEX"]}
+from publisher.content import load
+
+# Every dataflow of the shipped content, with its dimensions in order.
+FLOWS = sorted(load().dataflows)
+DIMS = {flow_id: flow.dimension_ids for flow_id, flow in load().dataflows.items()}
 FORMATS = {
     "structure-specific": "application/vnd.sdmx.structurespecificdata+xml;version=2.1",
     "generic": "application/vnd.sdmx.genericdata+xml;version=2.1",

@@ -3,13 +3,17 @@
 In the dataflow file::
 
     disclosure:
-      method: suppression      # suppression | rounding | cellkey
+      method: suppression      # suppression | rounding | cellkey | none
       threshold: 3             # counts from 1 to threshold-1 are unsafe
       width: 3                 # an attacker's interval for an unsafe count is at least this wide
       base: 5                  # rounding: the base
       max_noise: 2             # cellkey: D, the largest change a count can get
       population: RESPERM      # dataflows with the same population are protected together
       time_additive: true      # a year is the sum of its quarters (flows); false for stocks
+      reason: {az: ..., en: ..., ru: ...}   # method none: why no protection is needed
+
+`none` is for figures that single nobody out (a quota set by decree, a national rate
+computed from published totals); its reason is published instead of a rule.
 
 A withheld unsafe count must be protected so that nobody can prove it is small: the
 largest value consistent with everything published is at least `threshold`, and the
@@ -19,6 +23,9 @@ interval is at least `width` wide.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+METHODS = ("suppression", "rounding", "cellkey", "none")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,10 @@ class Policy:
     # "interval": it covers [value - margin, value + margin] (tau-Argus's rule for counts).
     rule: str = "threshold"
     margin: int = 1
+    reason: dict | None = None  # method none: why, in az, en and ru
+
+    def __hash__(self) -> int:  # `reason` is a dict; policies are compared, not hashed by it
+        return hash((self.method, self.threshold, self.width, self.base, self.max_noise, self.population))
 
     @classmethod
     def from_content(cls, spec: dict | None) -> "Policy":
@@ -43,8 +54,15 @@ class Policy:
         if spec:
             raise ValueError(f"unknown disclosure settings: {', '.join(sorted(spec))}")
         policy = cls(**known)
-        if policy.method not in ("suppression", "rounding", "cellkey"):
-            raise ValueError(f"disclosure method {policy.method!r} is not suppression, rounding or cellkey")
+        if policy.method not in METHODS:
+            raise ValueError(f"disclosure method {policy.method!r} is not one of {', '.join(METHODS)}")
+        if policy.method == "none":
+            langs = ("az", "en", "ru")
+            if not isinstance(policy.reason, dict) or any(not str(policy.reason.get(k) or "").strip()
+                                                          for k in langs):
+                raise ValueError("method none needs a reason in az, en and ru (it is published)")
+        elif policy.reason is not None:
+            raise ValueError("a reason is given only with method none")
         return policy
 
     @property
@@ -81,6 +99,8 @@ class Policy:
     def describe(self, lang: str = "en") -> str:
         """The rule in words a journalist understands (SIMS section 7, Confidentiality)."""
         n = self.threshold
+        if self.method == "none":
+            return str(self.reason[lang])
         if self.method == "suppression":
             return {
                 "en": (f"To protect people's privacy, numbers from 1 to {n - 1} are not published, and "

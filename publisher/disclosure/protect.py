@@ -105,7 +105,8 @@ def joint_table(group: Group, staged: dict[str, pd.DataFrame]) -> tuple[pd.DataF
         raise DisclosureError(f"population {group.population}: dataflows disagree on the cell "
                               f"{dict(zip(key, first))}")
     cells = cells.drop_duplicates(subset=key).reset_index(drop=True)
-    hierarchy = {d: children(codelists[d]) for d in dims}
+    # Levels no dataflow of the group uses are skipped over (publisher.content.children).
+    hierarchy = {d: children(codelists[d], present=set(cells[d])) for d in dims}
     relations = hierarchy_relations(cells, dims, hierarchy, time=TIME)
     if group.policy.time_additive:
         relations += time_relations(cells, dims, FREQ, time=TIME)
@@ -132,6 +133,9 @@ def protect_group(group: Group, cells: pd.DataFrame, relations: list[Relation]) 
     elif policy.method == "rounding":
         out["public_value"] = rounding.round_to_base(values, policy.base)
         out["status"] = "rounded"
+    elif policy.method == "none":
+        out["public_value"] = values
+        out["status"] = "free"
     else:
         if cells["cell_key"].isna().any():
             raise DisclosureError(f"population {group.population}: the cell-key method needs a cell key "
