@@ -186,3 +186,36 @@ def demo(workdir: Path = typer.Option(Path("var/demo")), seed: int = 2026,
     release_id, summary = publish_all(engine, c, "Demonstration data (synthetic)")
     console.print(f"demonstration data published as release {release_id}: "
                   + ", ".join(f"{k} +{v['added']}" for k, v in summary.items()))
+
+
+@app.command("eurostat-export")
+def eurostat_export(dataset: str = typer.Argument(..., help="Eurostat dataset, e.g. MIGR_RESFIRST "
+                                                  "(metadata/eurostat.yaml lists them)."),
+                    out: Path = typer.Option(..., "--out", "-o", help="SDMX-CSV 1.0 file to write."),
+                    structure: Path = typer.Option(None, "--structure",
+                                                   help="Also write the SDMX-ML 2.1 structure message."),
+                    database: str = DbOption) -> None:
+    """Export released figures in a Eurostat dataset's dimensions and codes (SDMX-CSV 1.0),
+    as metadata/eurostat.yaml maps them; reads only the public area of the store."""
+    from publisher import eurostat
+    c = _content()
+    engine = make_engine(database)
+    try:
+        with engine.connect() as conn:
+            result = eurostat.export(conn, c, dataset)
+    except eurostat.MappingError as exc:
+        err.print(f"{dataset}: the Eurostat crosswalk cannot be used:", style="bold red", markup=False)
+        for p in exc.problems:
+            err.print(f"  • {p}", markup=False)
+        raise typer.Exit(2) from None
+    except eurostat.NothingReleased as exc:
+        err.print(str(exc), style="bold red", markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    out.write_text(result.csv, encoding="utf-8", newline="")
+    console.print(f"{result.mapping.ref}: {len(result.rows)} observations ({result.withheld} withheld, "
+                  f"flag c) from {result.mapping.source_ref} -> {out}")
+    if structure is not None:
+        structure.write_bytes(result.structure)
+        console.print(f"structure (dataflow, DSD, codelists under {result.mapping.agency}) -> {structure}")
