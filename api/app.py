@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from html import escape
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,8 +24,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 # Registering the serialisers is importing their modules.
 import api.formats.sdmxcsv20  # noqa: F401
 import api.formats.sdmxjson20  # noqa: F401
+import api.formats.sdmxjson20_metadata  # noqa: F401
 import api.formats.sdmxml21_data  # noqa: F401
+import api.formats.sdmxml21_metadata
 import api.formats.sdmxml21_structure  # noqa: F401
+from api import metadata as md
 from api import query as q
 from api import store
 from api.cache import ResponseCache
@@ -32,9 +36,11 @@ from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
 from api.formats import REGISTRY, DataMessage, Format
 from api.formats.sdmxml21_data import dsd_namespace
+from api.metadata_page import page_language, render
 from api.negotiation import negotiate
 from api.structures import RESOURCE_KINDS, UNIMPLEMENTED_RESOURCES, resolve
 from store.db import make_engine
+from store.documents import urn_ref
 
 log = logging.getLogger("api")
 
@@ -55,6 +61,8 @@ Official migration statistics of the Republic of Azerbaijan as SDMX.
   under `/sdmx/2.1/`.
 * Data formats: SDMX-ML 2.1 structure-specific (default) and generic, SDMX-JSON 2.0,
   SDMX-CSV 2.0; structures as SDMX-ML 2.1. Choose with the `Accept` header or `format=`.
+* Reference metadata (SIMS 2.0) for every dataflow: SDMX-ML 2.1 GenericMetadata (default)
+  and SDMX-JSON 2.0 under `/metadata/`, and a readable page at `/dataflows/{id}/metadata`.
 * Example: `curl -H 'Accept: application/vnd.sdmx.data+csv;version=2.0.0'
   http://127.0.0.1:8000/sdmx/3.0/data/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0/Q.RU.*.*._T`
 """
@@ -222,8 +230,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except BaseException:
             conn.close()
             raise
+        # The SDMX-ML structure writer that also writes metadata structures and metadataflows.
+        serialise = api.formats.sdmxml21_metadata.structure_21 if fmt.name == "structure" else fmt.serialise
         return cached_or(request, conn, state, fmt.media_type,
-                         lambda: fmt.serialise(docs, chosen, datetime.now(timezone.utc)))
+                         lambda: serialise(docs, chosen, datetime.now(timezone.utc)))
+
+    def serve_metadata(request: Request, select) -> Response:
+        """Metadata sets as negotiated; `select(docs)` picks them (and raises 404/400)."""
+        fmt = negotiate("metadata", request.headers.get("accept"), request.query_params.get("format"))
+        conn, state = open_state()
+        try:
+            docs = documents(conn, state)
+            sets = select(docs)
+            if not sets:
+                raise not_found("no metadata sets match the query")
+        except BaseException:
+            conn.close()
+            raise
+        msg = md.MetadataResponse(
+            message_id="IREF" + uuid.uuid4().hex[:16].upper(), prepared=datetime.now(timezone.utc),
+            sets=sets, structures=md.structures_for(docs, sets), lang=language(request))
+        return cached_or(request, conn, state, fmt.media_type, lambda: fmt.serialise(msg))
 
     def serve_schema(request: Request, context: str, agency: str, flow_id: str, version: str) -> Response:
         from api.formats.sdmxml21_schema import dsd_schema
@@ -308,7 +335,66 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def schema_v2(request: Request, context: str, agency: str, resource_id: str, version: str) -> Response:
         return serve_schema(request, context, agency, resource_id, version)
 
+    @app.get("/sdmx/3.0/metadata/metadataset/{provider_ref}/{metadataset_id}/{version}", tags=["SDMX REST v2"],
+             summary="Reference metadata sets by provider (the agency), id and version")
+    @app.get("/sdmx/3.0/metadata/metadataset/{provider_ref}/{metadataset_id}", include_in_schema=False)
+    @app.get("/sdmx/3.0/metadata/metadataset/{provider_ref}", include_in_schema=False)
+    @app.get("/sdmx/3.0/metadata/metadataset", include_in_schema=False)
+    def metadata_v2_sets(request: Request, provider_ref: str = "*", metadataset_id: str = "*",
+                         version: str = "~") -> Response:
+        return serve_metadata(request, lambda docs: md.by_id(docs, provider_ref, metadataset_id, version))
+
+    @app.get("/sdmx/3.0/metadata/metadataflow/{agency}/{resource_id}/{version}/{provider_ref}", include_in_schema=False)
+    @app.get("/sdmx/3.0/metadata/metadataflow/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],
+             summary="Reference metadata sets reported against a metadataflow (e.g. AZ_SMS/MDF_SIMS/1.0)")
+    @app.get("/sdmx/3.0/metadata/metadataflow/{agency}/{resource_id}", include_in_schema=False)
+    @app.get("/sdmx/3.0/metadata/metadataflow/{agency}", include_in_schema=False)
+    def metadata_v2_flow(request: Request, agency: str, resource_id: str = "*", version: str = "~",
+                         provider_ref: str = "*") -> Response:
+        def select(docs):
+            sets = md.by_metadataflow(docs, q.check_agency(agency), "*" if resource_id in ("*", "all")
+                                      else q.check_id(resource_id, "metadataflow"), q.check_version(version))
+            return md.with_provider(sets, provider_ref)
+        return serve_metadata(request, select)
+
+    @app.get("/sdmx/3.0/metadata/structure/{structure_type}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],
+             summary="Reference metadata sets about a structure (e.g. dataflow/AZ_SMS/DF_MIGR_PERM/1.0)")
+    @app.get("/sdmx/3.0/metadata/structure/{structure_type}/{agency}/{resource_id}", include_in_schema=False)
+    @app.get("/sdmx/3.0/metadata/structure/{structure_type}/{agency}", include_in_schema=False)
+    def metadata_v2_structure(request: Request, structure_type: str, agency: str, resource_id: str = "*",
+                              version: str = "~") -> Response:
+        return serve_metadata(request, lambda docs: md.by_target(docs, structure_type, agency, resource_id, version))
+
+    @app.get("/dataflows/{flow_id}/metadata", tags=["pages"], response_class=HTMLResponse,
+             summary="A dataflow's reference metadata (SIMS 2.0) as a web page; ?lang=az|en|ru")
+    def metadata_page(request: Request, flow_id: str, lang: str | None = None) -> Response:
+        page_lang = page_language(lang, request.headers.get("accept-language"))
+        conn, state = open_state()
+        try:
+            docs = documents(conn, state)
+        finally:
+            conn.close()
+        sets = [s for s in md.metadata_sets(docs) if s["target"]["id"] == flow_id]
+        if not sets:
+            return HTMLResponse(f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Not found'
+                                f'</title></head><body><h1>Not found</h1><p>No dataflow {escape(flow_id)} '
+                                'with reference metadata is published.</p></body></html>', status_code=404)
+        s = max(sets, key=lambda d: q.version_key(d["target"]["version"]))  # the latest version
+        msd = md.structures_for(docs, [s])[urn_ref(s["structure"])]
+        return HTMLResponse(render(s, msd, md.concept_names(docs, msd), page_lang),
+                            headers={"Content-Language": page_lang, "Vary": "Accept-Language"})
+
     # REST v1.5 (SDMX 2.1 paths)
+    @app.get("/sdmx/2.1/metadata/{flow_ref}/{key}/{provider_ref}", include_in_schema=False)
+    @app.get("/sdmx/2.1/metadata/{flow_ref}/{key}", tags=["SDMX REST v1.5"],
+             summary="Reference metadata: flowRef of a metadataflow (AZ_SMS,MDF_SIMS,1.0); key: dataflow ids, + for OR")
+    @app.get("/sdmx/2.1/metadata/{flow_ref}", include_in_schema=False)
+    def metadata_v1(request: Request, flow_ref: str, key: str = "all", provider_ref: str = "all") -> Response:
+        def select(docs):
+            sets = md.by_metadataflow(docs, *md.parse_flow_ref(flow_ref))
+            return md.with_provider(md.with_key(sets, key), provider_ref)
+        return serve_metadata(request, select)
+
     @app.get("/sdmx/2.1/data/{flow_ref}/{key}/{provider_ref}", include_in_schema=False)
     @app.get("/sdmx/2.1/data/{flow_ref}/{key}", tags=["SDMX REST v1.5"],
              summary="Data for a dataflow: flowRef AGENCY,ID,VERSION; key with + for OR")
@@ -357,7 +443,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/sdmx/3.0/{resource}/{rest:path}", include_in_schema=False)
     def unimplemented_v2(resource: str, rest: str) -> Response:
-        if resource in ("availability", "metadata", "registration"):
+        if resource in ("availability", "registration"):
             raise not_implemented(f"the {resource} resource is not implemented by this service yet")
         raise not_found(f"no such resource: {resource}")
 

@@ -15,10 +15,11 @@ RESOURCE_KINDS = {
     "dataflow": "dataflow", "datastructure": "datastructure", "codelist": "codelist",
     "conceptscheme": "conceptscheme", "categoryscheme": "categoryscheme",
     "categorisation": "categorisation", "agencyscheme": "agencyscheme",
+    "metadatastructure": "metadatastructure", "metadataflow": "metadataflow",
 }
 # Resources the specification defines that this service does not implement (yet): 501.
 UNIMPLEMENTED_RESOURCES = {
-    "metadatastructure", "metadataflow", "provisionagreement", "structureset", "process",
+    "provisionagreement", "structureset", "process",
     "reportingtaxonomy", "hierarchicalcodelist", "organisationscheme", "dataproviderscheme",
     "dataconsumerscheme", "organisationunitscheme", "contentconstraint", "attachementconstraint",
     "actualconstraint", "allowedconstraint", "transformationscheme", "rulesetscheme",
@@ -26,7 +27,7 @@ UNIMPLEMENTED_RESOURCES = {
     "valuelist", "hierarchy", "hierarchyassociation", "representationmap", "conceptschememap",
     "categoryschememap", "organisationschememap", "reportingtaxonomymap", "structuremap",
     "metadataproviderscheme", "metadataprovisionagreement", "dataconstraint", "metadataconstraint",
-    "structure", "availableconstraint", "metadata", "registration",
+    "structure", "availableconstraint", "registration",
 }
 REFERENCES = {"none", "parents", "parentsandsiblings", "ancestors", "children", "descendants", "all"}
 
@@ -49,6 +50,14 @@ def children_of(doc: dict) -> set[Key]:
                 out.add(_ref_key("codelist", comp["codelist"]))
         for comp in doc["dimensions"] + doc["attributes"] + [doc["time_dimension"], doc["primary_measure"]]:
             out.add(_ref_key("conceptscheme", comp["concept"]))
+    elif doc["kind"] == "metadataflow":
+        out.add(_ref_key("metadatastructure", doc["structure"]))
+    elif doc["kind"] == "metadatastructure":
+        def concepts(attrs):
+            for a in attrs:
+                out.add(_ref_key("conceptscheme", a["concept"]))
+                concepts(a.get("children") or [])
+        concepts(doc["attributes"])
     elif doc["kind"] == "categorisation":
         out.add(_ref_key("categoryscheme", doc["category"]))
         out.add(_ref_key("dataflow", doc["artefact"]))

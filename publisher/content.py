@@ -385,6 +385,13 @@ def load(root: Path = ROOT) -> Content:
             "name": flow["name"], "category": flow["category"], "artefact": ref(flow),
         })
 
+    # Reference metadata (SIMS 2.0) for every dataflow: metadata/sims.yaml and metadata/sims/.
+    from publisher import sims
+    try:
+        documents.extend(sims.documents(root, documents, dataflows))
+    except ContentError as exc:
+        problems.extend(exc.problems)
+
     if problems:
         raise ContentError(problems)
     # Building the sdmx1 objects is the last check: the content must make a model.

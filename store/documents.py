@@ -22,6 +22,21 @@ Kinds and their fields (all carry ``kind, agency, id, version, name``; ``name`` 
   (reference metadata such as SIMS 7.2), ``description``, ``frequency``,
   ``unit``, ``source``, ``series_attributes: {ATTR: code}`` (constant per dataflow),
   ``category`` (reference to the category scheme plus ``item``).
+* ``metadatastructure`` (an MSD, SIMS: publisher.sims): ``target: {id, object, object_type}``
+  (one metadata target with one identifiable-object target, e.g. a Dataflow),
+  ``report_structure`` (its id), ``attributes: [{id, number, concept, children?}]``
+  (nested metadata attributes; those with children are presentational only).
+* ``metadataflow``: ``structure`` (reference to the MSD).
+* ``metadataset`` (reference metadata about one artefact): ``metadataflow`` and
+  ``structure`` (references), ``report_structure``, ``target`` (reference to the dataflow
+  it describes), ``updated`` (ISO date), ``attributes: [{id, text: {lang: text}} or
+  {id, attributes: [...]}]`` nested as the MSD nests them. Metadata sets are not
+  structures: build_model leaves them to the metadata serialisers.
+
+build_model makes sdmx1 objects of the metadata structures and metadataflows too, but
+structure_message leaves them out of its message: sdmx1 2.28 writes MetadataStructures
+after DataStructures (the XSD wants them before) and has no writer for metadataflows, so
+api.formats.sdmxml21_metadata writes both into structure messages.
 """
 
 from __future__ import annotations
@@ -87,7 +102,7 @@ def build_model(documents: Iterable[dict]) -> dict[str, dict[str, object]]:
     agencies: dict[str, common.Agency] = {}
     out: dict[str, dict[str, object]] = {k: {} for k in (
         "agencyscheme", "codelist", "conceptscheme", "categoryscheme", "datastructure",
-        "dataflow", "categorisation")}
+        "dataflow", "categorisation", "metadatastructure", "metadataflow")}
 
     for d in by_kind.get("agencyscheme", []):
         scheme = _maintainable(v21.AgencyScheme, d, agencies)
@@ -185,7 +200,47 @@ def build_model(documents: Iterable[dict]) -> dict[str, dict[str, object]]:
             continue  # a categorisation is served only with both ends
         out["categorisation"][urn_ref(d)] = _maintainable(
             common.Categorisation, d, agencies, category=scheme[cat_ref["item"]], artefact=flow)
+
+    for d in by_kind.get("metadatastructure", []):
+        out["metadatastructure"][urn_ref(d)] = _msd(d, agencies, concept)
+    for d in by_kind.get("metadataflow", []):
+        out["metadataflow"][urn_ref(d)] = _maintainable(
+            v21.MetadataflowDefinition, d, agencies,
+            structure=out["metadatastructure"].get(urn_ref(d["structure"])))
     return out
+
+
+#: Object types an MSD's identifiable-object target may name (SDMX-ML 2.1 objectType).
+OBJECT_TYPES = {"Dataflow": v21.DataflowDefinition}
+
+
+def _msd(d: dict, agencies: dict, concept) -> v21.MetadataStructureDefinition:
+    """An SDMX 2.1 MSD: one metadata target (one identifiable object) and one report
+    structure of nested metadata attributes, each a multilingual string."""
+    msd = _maintainable(v21.MetadataStructureDefinition, d, agencies)
+    t = d["target"]
+    target = v21.MetadataTarget(id=t["id"])
+    target.append(v21.IdentifiableObjectTarget(
+        id=t["object"], object_type=OBJECT_TYPES[t["object_type"]],
+        local_representation=common.Representation(non_enumerated=[
+            common.Facet(value_type=common.FacetValueType.identifiableReference)])))
+    msd.target[target.id] = target
+    rs = v21.ReportStructure(id=d["report_structure"], report_for=[target])
+
+    def attribute(a: dict, parent=None) -> common.MetadataAttribute:
+        ma = common.MetadataAttribute(id=a["id"], concept_identity=concept(a["concept"]), parent=parent)
+        if a.get("children"):
+            ma.is_presentational = True  # a heading: its sub-attributes hold the texts
+            ma.child = [attribute(c, ma) for c in a["children"]]
+        else:
+            ma.local_representation = common.Representation(non_enumerated=[
+                common.Facet(value_type=common.FacetValueType.string)])
+        return ma
+
+    for a in d["attributes"]:
+        rs.append(attribute(a))
+    msd.report_structure[rs.id] = rs
+    return msd
 
 
 def structure_message(documents: Iterable[dict], *, include: Iterable[dict] | None = None,
@@ -213,6 +268,8 @@ def structure_message(documents: Iterable[dict], *, include: Iterable[dict] | No
         "categorisation": msg.categorisation,
     }
     for kind, objs in model.items():
+        if kind not in targets:
+            continue  # metadata structures: see the module docstring
         for urn, obj in objs.items():
             if wanted is None or urn + kind in wanted:
                 targets[kind][obj.id] = obj

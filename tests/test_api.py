@@ -76,7 +76,7 @@ def test_406_when_no_format_fits(api_client, accept):
     ("/sdmx/2.1/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0?references=cousins", 400, "140"),
     ("/sdmx/2.1/codelist/AZ_SMS/CL_NOPE", 404, "100"),
     ("/sdmx/2.1/codelist/AZ%20SMS/CL_SEX", 400, "140"),
-    ("/sdmx/2.1/metadatastructure/AZ_SMS/all/latest", 501, "501"),
+    ("/sdmx/2.1/provisionagreement/AZ_SMS/all/latest", 501, "501"),
     ("/sdmx/2.1/availableconstraint/DF_RESPERM_TEMP", 501, "501"),
     ("/sdmx/3.0/availability/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0/*", 501, "501"),
     ("/sdmx/3.0/data/datastructure/AZ_SMS/DSD_RESPERM_TEMP/1.0/*", 501, "501"),

@@ -63,7 +63,7 @@ def test_structure_specific_validation_has_teeth(api_client):
 
 
 @pytest.mark.parametrize("path", ["/sdmx/2.1/data/DF_NOPE", "/sdmx/2.1/data/DF_RESPERM_TEMP?startPeriod=x",
-                                  "/sdmx/2.1/metadatastructure/all/all/latest"])
+                                  "/sdmx/2.1/provisionagreement/all/all/latest"])
 def test_error_messages_validate(api_client, path):
     r = api_client.get(path)
     assert r.status_code >= 400

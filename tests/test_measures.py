@@ -46,7 +46,7 @@ def dataflow(flow_id: str, *, measure: str = "count", disclosure: dict | None = 
     attrs += [{"id": a, "codelist": f"CL_{a}", "attached_to": "series"} for a in series_attributes]
     attrs += [{"id": "OBS_STATUS", "codelist": "CL_OBS_STATUS"}, {"id": "CONF_STATUS", "codelist": "CL_CONF_STATUS"}]
     return {
-        "id": flow_id, "version": "1.0", "category": "FLOWS", "name": NAMES, "frequency": "A",
+        "id": flow_id, "version": "1.0", "category": "FLOWS", "name": NAMES, "description": NAMES, "frequency": "A",
         "source": "VMMS", "unit": "PS", "measure": measure,
         "structure": {"id": f"DSD_{flow_id}", "version": "1.0", "name": NAMES,
                       "dimensions": [{"id": "FREQ", "codelist": "CL_FREQ"},
@@ -63,14 +63,19 @@ def dataflow(flow_id: str, *, measure: str = "count", disclosure: dict | None = 
 def root(tmp_path) -> Path:
     for folder in ("codelists", "dataflows", "metadata"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    for path in (tmp_path / "dataflows").glob("*.yaml"):
-        path.unlink()  # only the test's own dataflows: quick to load and publish
+    for path in [*(tmp_path / "dataflows").glob("*.yaml"), *(tmp_path / "metadata" / "sims").glob("*.yaml")]:
+        path.unlink()  # only the test's own dataflows (and their SIMS texts): quick to load and publish
     put(tmp_path / "codelists" / "CL_PLACE.yaml", CL_PLACE)
     return tmp_path
 
 
 def put(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    if path.parent.name == "dataflows":  # every dataflow has its SIMS texts (publisher.sims)
+        sims = {"updated": "2026-11-23",
+                "texts": {c: NAMES for c in ("STAT_CONC_DEF", "STAT_UNIT", "STAT_POP", "ACCURACY_OVERALL",
+                                             "COMPAR_GEO", "COHER_X_DOM")}}
+        (path.parents[1] / "metadata" / "sims" / path.name).write_text(yaml.safe_dump(sims), encoding="utf-8")
     return path
 
 
