@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # Registering the serialisers is importing their modules.
+import api.formats.sdmxcsv10  # noqa: F401
 import api.formats.sdmxcsv20  # noqa: F401
 import api.formats.sdmxjson20  # noqa: F401
 import api.formats.sdmxjson20_metadata  # noqa: F401
@@ -60,7 +61,7 @@ Official migration statistics of the Republic of Azerbaijan as SDMX.
 * **SDMX REST v2** (SDMX 3.0 paths) under `/sdmx/3.0/`, **SDMX REST v1.5** (SDMX 2.1 paths)
   under `/sdmx/2.1/`.
 * Data formats: SDMX-ML 2.1 structure-specific (default) and generic, SDMX-JSON 2.0,
-  SDMX-CSV 2.0; structures as SDMX-ML 2.1. Choose with the `Accept` header or `format=`.
+  SDMX-CSV 2.0 and 1.0; structures as SDMX-ML 2.1. Choose with the `Accept` header or `format=`.
 * Reference metadata (SIMS 2.0) for every dataflow: SDMX-ML 2.1 GenericMetadata (default)
   and SDMX-JSON 2.0 under `/metadata/`, and a readable page at `/dataflows/{id}/metadata`.
 * Example: `curl -H 'Accept: application/vnd.sdmx.data+csv;version=2.0.0'
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 schema_url=f"{base}/sdmx/2.1/schema/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
                 extra={
                     "labels": labels,
+                    "timeFormat": request.query_params.get("timeFormat", "original"),
                     "conceptschemes": [d for d in docs if d["kind"] == "conceptscheme"],
                     "dataflow_url": f"{base}/sdmx/3.0/structure/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
                     "datastructure_url": (f"{base}/sdmx/3.0/structure/datastructure/{dsd['agency']}/"

@@ -3,11 +3,18 @@
 The SDMX media types carry a `version` parameter; a request that names a version we
 do not serve does not match. `*/*`, generic XML/JSON/CSV types and no header at all
 get the default for the kind of resource. Nothing acceptable -> 406.
+
+Some formats take options as media-type parameters of the Accept header (SDMX-CSV 1.0:
+``labels``, ``timeFormat``); negotiation binds them to the serialiser and repeats them in
+the Content-Type, so that responses with different options are cached apart.
 """
 
 from __future__ import annotations
 
-from api.errors import SdmxError
+import dataclasses
+import functools
+
+from api.errors import SdmxError, bad_request
 from api.formats import REGISTRY, Format
 
 # (media type, version or None) -> format name, per kind of resource.
@@ -19,6 +26,8 @@ MEDIA = {
         ("application/vnd.sdmx.data+json", "2.0"): "jsondata",
         ("application/vnd.sdmx.data+csv", "2.0.0"): "csvdata",
         ("application/vnd.sdmx.data+csv", "2.0"): "csvdata",
+        ("application/vnd.sdmx.data+csv", "1.0.0"): "csvdata10",
+        ("application/vnd.sdmx.data+csv", "1.0"): "csvdata10",
         ("application/xml", None): "structurespecificdata",
         ("text/xml", None): "structurespecificdata",
         ("application/json", None): "jsondata",
@@ -50,9 +59,17 @@ FORMAT_PARAM = {
     "data": {"structurespecificdata": "structurespecificdata", "xml": "structurespecificdata",
              "sdmx-ml": "structurespecificdata", "genericdata": "genericdata",
              "jsondata": "jsondata", "json": "jsondata", "sdmx-json": "jsondata",
-             "csvdata": "csvdata", "csv": "csvdata", "sdmx-csv": "csvdata"},
+             "csvdata": "csvdata", "csv": "csvdata", "sdmx-csv": "csvdata",
+             "csvdata10": "csvdata10", "csv10": "csvdata10"},
     "structure": {"structure": "structure", "xml": "structure", "sdmx-ml": "structure"},
     "schema": {"xml": "schema", "schema": "schema"},
+}
+
+# Media-type parameters a format takes as options: format name -> {parameter as
+# parse_accept lower-cases it: (its spelling, serialiser keyword, allowed values)}.
+MEDIA_OPTIONS = {
+    "csvdata10": {"labels": ("labels", "labels", ("id", "both")),
+                  "timeformat": ("timeFormat", "time_format", ("original", "normalized"))},
 }
 
 
@@ -96,7 +113,29 @@ def negotiate(kind: str, accept: str | None, format_param: str | None) -> Format
         version = params.get("version", LATEST.get(media))
         name = table.get((media, version)) or table.get((media, None))
         if name:
-            return REGISTRY[name]
+            return with_options(REGISTRY[name], params)
     served = sorted({f"{m}; version={v}" if v else m for m, v in table})
     raise SdmxError(406, f"none of the requested media types is served for {kind}; "
                          f"available: {', '.join(served)}")
+
+
+def with_options(fmt: Format, params: dict[str, str]) -> Format:
+    """The format with the options its media type carried bound to its serialiser
+    (and written into its Content-Type); a value the format does not define is a 400."""
+    options = MEDIA_OPTIONS.get(fmt.name)
+    if not options:
+        return fmt
+    kwargs, suffix = {}, ""
+    for key, (spelling, keyword, allowed) in options.items():
+        if key not in params:
+            continue
+        value = params[key]
+        if value not in allowed:
+            media = "; ".join(p for p in fmt.media_type.split("; ") if not p.startswith("charset="))
+            raise bad_request(f"{spelling}={value} is not one of {', '.join(allowed)} for {media}")
+        kwargs[keyword] = value
+        suffix += f"; {spelling}={value}"
+    if not kwargs:
+        return fmt
+    return dataclasses.replace(fmt, media_type=fmt.media_type + suffix,
+                               serialise=functools.partial(fmt.serialise, **kwargs))
