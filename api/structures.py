@@ -27,7 +27,7 @@ UNIMPLEMENTED_RESOURCES = {
     "valuelist", "hierarchy", "hierarchyassociation", "representationmap", "conceptschememap",
     "categoryschememap", "organisationschememap", "reportingtaxonomymap", "structuremap",
     "metadataproviderscheme", "metadataprovisionagreement", "dataconstraint", "metadataconstraint",
-    "structure", "availableconstraint", "registration",
+    "structure", "registration",
 }
 REFERENCES = {"none", "parents", "parentsandsiblings", "ancestors", "children", "descendants", "all"}
 

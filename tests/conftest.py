@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sdmx.reader.xml.v30  # noqa: F401  (see below)
 import uvicorn
 from sqlalchemy import create_engine, text
 
@@ -22,6 +23,11 @@ from publisher.publish import publish
 from publisher.staging import ingest
 from store.db import make_engine
 from store.migrate import upgrade
+
+# sdmx1 imports its SDMX-ML 3.0 reader lazily, and the import fails once its 2.1 reader
+# has read structure-specific data (it registers the data set's namespace, which the
+# 3.0 module cannot map to a prefix). Importing it first makes the tests independent of
+# their order.
 
 PG_URL = os.environ.get("TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

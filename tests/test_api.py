@@ -77,11 +77,9 @@ def test_406_when_no_format_fits(api_client, accept):
     ("/sdmx/2.1/codelist/AZ_SMS/CL_NOPE", 404, "100"),
     ("/sdmx/2.1/codelist/AZ%20SMS/CL_SEX", 400, "140"),
     ("/sdmx/2.1/provisionagreement/AZ_SMS/all/latest", 501, "501"),
-    ("/sdmx/2.1/availableconstraint/DF_RESPERM_TEMP", 501, "501"),
-    ("/sdmx/3.0/availability/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0/*", 501, "501"),
     ("/sdmx/3.0/data/datastructure/AZ_SMS/DSD_RESPERM_TEMP/1.0/*", 501, "501"),
-    ("/sdmx/2.1/data/DF_RESPERM_TEMP?lastNObservations=1", 501, "501"),
-    ("/sdmx/2.1/data/DF_RESPERM_TEMP?detail=serieskeysonly", 501, "501"),
+    ("/sdmx/2.1/data/DF_RESPERM_TEMP?includeHistory=true", 501, "501"),
+    ("/sdmx/2.1/data/DF_RESPERM_TEMP?lastNObservations=0", 400, "140"),
     ("/nowhere", 404, "100"),
 ])
 def test_bad_queries_get_the_sdmx_status_and_an_sdmx_error_body(api_client, path, status, code):

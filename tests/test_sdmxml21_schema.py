@@ -91,7 +91,7 @@ def test_schema_shape(flow, schema):
     assert attrs("SeriesType") == {
         "FREQ": ("CL_FREQ", "required"), "CITIZENSHIP": ("CL_AREA", "required"), "SEX": ("CL_SEX", "required"),
         "RESIDENCE_GROUND": ("CL_RESIDENCE_GROUND", "required"), "REGION": ("CL_REGION", "required"),
-        "UNIT_MEASURE": ("CL_UNIT_MEASURE", "required"),
+        "UNIT_MEASURE": ("CL_UNIT_MEASURE", "optional"),  # detail=dataonly leaves it out
         "TIME_PERIOD": (None, "prohibited"), "REPORTING_YEAR_START_DAY": (None, "prohibited")}
     assert attrs("ObsType") == {
         "TIME_PERIOD": ("common:ObservationalTimePeriodType", "required"), "OBS_VALUE": ("xs:double", "optional"),
@@ -108,12 +108,10 @@ def test_schema_compiles_standalone(content, flow_id):
     etree.XMLSchema(etree.fromstring(xsd, etree.XMLParser(no_network=True), base_url=base))
 
 
-def test_optional_series_attribute(flow):
-    dsd = copy.deepcopy(flow.structure)
-    next(a for a in dsd["attributes"] if a["id"] == "UNIT_MEASURE")["mandatory"] = False
-    root = etree.fromstring(dsd_schema(flow.document, dsd, flow.codelists))
-    unit = root.find(f".//{xs('complexType')}[@name='SeriesType']//{xs('attribute')}[@name='UNIT_MEASURE']")
-    assert unit.get("use") == "optional"
+def test_a_message_without_attributes_validates(flow):
+    """detail=dataonly leaves out even a mandatory attribute; the message must still validate."""
+    assert next(a for a in flow.structure["attributes"] if a["id"] == "UNIT_MEASURE")["mandatory"]
+    root = etree.fromstring(dsd_schema(flow.document, flow.structure, flow.codelists))
     assert validate_sdmxml21(MESSAGE.replace(b' UNIT_MEASURE="PS"', b""), etree.tostring(root)) == []
 
 
@@ -128,7 +126,7 @@ def test_message_validates(schema):
     (b'CITIZENSHIP="RU"', b'CITIZENSHIP="RUS"', "'RUS' is not an element of the set"),
     (b'OBS_STATUS="A"', b'OBS_STATUS="Z"', "'Z' is not an element of the set"),
     (b' REGION="_T"', b"", "The attribute 'REGION' is required but missing"),
-    (b' UNIT_MEASURE="PS"', b"", "The attribute 'UNIT_MEASURE' is required but missing"),
+    (b'UNIT_MEASURE="PS"', b'UNIT_MEASURE="KG"', "'KG' is not an element of the set"),
     (b'<Obs TIME_PERIOD="2019-Q2"', b"<Obs", "The attribute 'TIME_PERIOD' is required but missing"),
     (b'TIME_PERIOD="2019-Q1"', b'TIME_PERIOD="2019-Q5"', "ObservationalTimePeriodType"),
     (b'OBS_VALUE="123"', b'OBS_VALUE="n/a"', "xs:double"),

@@ -49,18 +49,91 @@ class DataMessage:
     sender: str = "AZ_SMS"
     schema_url: str | None = None  # where the DSD-specific XSD is served (structure-specific XML)
     extra: dict = field(default_factory=dict)
+    # The view (api.query.DataView): the dimension at the observation level (a dimension
+    # id, TIME_PERIOD, or "AllDimensions" for a flat view); whether observations are
+    # written (False for detail=serieskeysonly / nodata: rows are one per series, with
+    # period and value None); the attributes written (None: all); whether OBS_VALUE is.
+    dimension_at_observation: str = "TIME_PERIOD"
+    observations: bool = True
+    attribute_selection: frozenset[str] | None = None
+    measures: bool = True
 
     @property
     def dimension_ids(self) -> list[str]:
         return [d["id"] for d in self.dsd["dimensions"]]
 
+    def wants_attribute(self, attr_id: str) -> bool:
+        return self.attribute_selection is None or attr_id in self.attribute_selection
+
     @property
     def series_attributes(self) -> dict[str, str]:
-        return dict(self.dataflow.get("series_attributes") or {})
+        """The dataflow's constant series attribute values (those the view keeps)."""
+        return {k: v for k, v in (self.dataflow.get("series_attributes") or {}).items()
+                if self.wants_attribute(k)}
 
     @property
     def observation_attribute_ids(self) -> list[str]:
-        return [a["id"] for a in self.dsd["attributes"] if a["attached_to"] == "observation"]
+        """Observation-level attributes the view keeps (none without observations)."""
+        if not self.observations:
+            return []
+        return [a["id"] for a in self.dsd["attributes"]
+                if a["attached_to"] == "observation" and self.wants_attribute(a["id"])]
+
+    # --- the levels of the view ---------------------------------------------------------
+
+    @property
+    def time_dimension_id(self) -> str:
+        return self.dsd["time_dimension"]["id"]
+
+    @property
+    def flat(self) -> bool:
+        return self.dimension_at_observation == "AllDimensions"
+
+    @property
+    def time_series(self) -> bool:
+        return self.dimension_at_observation == self.time_dimension_id
+
+    @property
+    def series_dimension_ids(self) -> list[str]:
+        """The dimensions of a series key, in DSD order (the time dimension last)."""
+        if self.time_series:
+            return self.dimension_ids
+        if self.flat:
+            return []
+        return [d for d in self.dimension_ids if d != self.dimension_at_observation] + [self.time_dimension_id]
+
+    @property
+    def observation_dimension_ids(self) -> list[str]:
+        if self.flat:
+            return [*self.dimension_ids, self.time_dimension_id]
+        return [self.dimension_at_observation]
+
+    def series_key(self, row: Obs) -> tuple[str, ...]:
+        if self.time_series:
+            return row.key
+        at = self.dimension_ids.index(self.dimension_at_observation)
+        return (*row.key[:at], *row.key[at + 1:], row.period)
+
+    def observation_key(self, row: Obs) -> tuple[str, ...]:
+        if self.time_series:
+            return (row.period,)
+        if self.flat:
+            return (*row.key, row.period)
+        return (row.key[self.dimension_ids.index(self.dimension_at_observation)],)
+
+    def series(self) -> Iterator[tuple[tuple[str, ...], list[Obs]]]:
+        """The rows grouped into (series key, rows), for views with series."""
+        key_of = (lambda r: r.key) if self.time_series else self.series_key
+        key, batch = None, []
+        for row in self.rows:
+            k = key_of(row)
+            if k != key:
+                if batch:
+                    yield key, batch
+                key, batch = k, []
+            batch.append(row)
+        if batch:
+            yield key, batch
 
     def observation_attributes(self, row: Obs) -> list[str | None]:
         """The row's values of the observation-level attributes, in DSD order."""

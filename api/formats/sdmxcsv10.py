@@ -43,7 +43,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from api.errors import bad_request
+from api.errors import bad_request, not_implemented
 from api.formats import DataMessage, format_value, register
 from api.formats.chunks import CHUNK
 from api.formats.sdmxcsv20 import _name, labeller
@@ -79,7 +79,20 @@ def sdmx_csv_10(message: DataMessage, *, labels: str | None = None,
     labels = labels or message.extra.get("labels") or "id"
     time_format = time_format or message.extra.get("timeFormat") or "original"
     check_options(labels, time_format)
+    check_view(message)
     return _rows(message, labels, time_format)
+
+
+def check_view(message: DataMessage) -> None:
+    """501 for views SDMX-CSV 1.0 cannot express: every row of it is one observation with
+    its OBS_VALUE column (the field guide has no rows for series alone)."""
+    if not message.observations:
+        raise not_implemented("SDMX-CSV 1.0 has one row per observation and cannot carry series "
+                              "without observations (detail=serieskeysonly/nodata): ask for "
+                              "SDMX-CSV 2.0, SDMX-ML or SDMX-JSON")
+    if not message.measures:
+        raise not_implemented("SDMX-CSV 1.0 always has an OBS_VALUE column (measures=none): "
+                              "ask for SDMX-CSV 2.0, SDMX-ML or SDMX-JSON")
 
 
 def _rows(message: DataMessage, labels: str, time_format: str) -> Iterator[bytes]:
@@ -87,7 +100,8 @@ def _rows(message: DataMessage, labels: str, time_format: str) -> Iterator[bytes
     dsd = message.dsd
     dims = message.dimension_ids
     td = dsd["time_dimension"]["id"]
-    attributes = [a["id"] for a in dsd["attributes"]]
+    # attributes= / detail=dataonly keep some attributes only: their columns alone.
+    attributes = [a["id"] for a in dsd["attributes"] if message.wants_attribute(a["id"])]
     series_attrs = message.series_attributes
     obs_attrs = message.observation_attribute_ids
     # Each attribute column, in DSD order: a constant (series level) or the row's value.

@@ -61,19 +61,30 @@ def sdmx_csv_20(message: DataMessage) -> Iterator[bytes]:
     series_attrs = message.series_attributes
     obs_attrs = message.observation_attribute_ids
     td, measure = message.dsd["time_dimension"]["id"], message.dsd["primary_measure"]["id"]
+    # The view: attributes= / detail= drop attribute columns (message.series_attributes and
+    # observation_attribute_ids hold only those kept); measures=none drops OBS_VALUE.
+    # Without observations (detail=serieskeysonly / nodata) a row per series: the spec lets
+    # rows about partial keys leave the other components empty (TIME_PERIOD here).
+    observations = message.observations
+    with_measure = message.measures and observations
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\r\n")  # RFC 4180, as the SDMX-CSV spec asks
-    out.writerow(["STRUCTURE", "STRUCTURE_ID", "ACTION", *map(header, dims), header(td), header(measure),
+    out.writerow(["STRUCTURE", "STRUCTURE_ID", "ACTION", *map(header, dims), header(td),
+                  *([header(measure)] if with_measure else []),
                   *map(header, series_attrs), *map(header, obs_attrs)])
     fixed = [cell(a, v) for a, v in series_attrs.items()]
     head = ["dataflow", urn_ref(message.dataflow), "I"]
     plain = labels == "id"
     for row in message.rows:
         key = row.key if plain else [cell(d, c) for d, c in zip(dims, row.key)]
-        attrs = message.observation_attributes(row)
-        if not plain:
-            attrs = [cell(a, v) for a, v in zip(obs_attrs, attrs)]
-        out.writerow([*head, *key, row.period, format_value(row.value), *fixed, *(v or "" for v in attrs)])
+        if not observations:
+            out.writerow([*head, *key, "", *fixed])
+        else:
+            attrs = message.observation_attributes(row)
+            if not plain:
+                attrs = [cell(a, v) for a, v in zip(obs_attrs, attrs)]
+            value = [format_value(row.value)] if with_measure else []
+            out.writerow([*head, *key, row.period, *value, *fixed, *(v or "" for v in attrs)])
         if buf.tell() >= CHUNK:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)

@@ -3,7 +3,14 @@
 Time series view (dimensionAtObservation=TIME_PERIOD): every DSD dimension is presented
 at ``series`` level, TIME_PERIOD at ``observation`` level, the dataflow's constant series
 attributes (UNIT_MEASURE) at ``series`` level and OBS_STATUS / CONF_STATUS at
-``observation`` level. Dimension and attribute values are written once in the structure
+``observation`` level. Other views (``DataMessage.dimension_at_observation``): a
+cross-section puts that dimension at ``observation`` level and TIME_PERIOD in the series
+key; AllDimensions (flat) puts every dimension at ``observation`` level and the
+observations directly in the data set (no ``series``). Outside time series the constant
+series attributes are presented at ``observation`` level (they relate to every dimension
+but time), as the field guide's flat sample does. ``attributes``, ``measures`` and
+``detail`` drop components; without observations (serieskeysonly, nodata) the series
+carry no ``observations``. Dimension and attribute values are written once in the structure
 and referred to by index in the data set, as the field guide's "Handling indexes" asks.
 
 Streaming: the structure needs only what ``DataMessage`` knows before the rows arrive
@@ -27,7 +34,7 @@ from datetime import datetime, timezone
 import orjson
 
 from api.formats import DataMessage, Obs, register
-from api.formats.chunks import CHUNK, series_groups
+from api.formats.chunks import CHUNK
 from store import periods as sdmx_periods
 from store.documents import LANGUAGES
 
@@ -148,34 +155,45 @@ class _Layout:
             raise ValueError(f"dimension_codes has {len(message.dimension_codes)} lists "
                              f"for {len(dims)} dimensions of {dsd['id']}")
 
-        # Dimensions: all at series level, TIME_PERIOD at observation level.
-        self.dim_index: list[dict[str, int]] = []
-        series_dims = []
-        for pos, (dim, codes) in enumerate(zip(dims, message.dimension_codes)):
-            by_id = _codes_by_id(message.codelists.get(dim["id"]))
-            values = [_code_value(by_id.get(code, {"id": code}), langs) for code in codes]
-            series_dims.append({**_component(dim, concepts, langs), "keyPosition": pos,
-                                "values": values})
-            self.dim_index.append({code: i for i, code in enumerate(codes)})
+        # Dimensions: those of the series key at series level, the dimension(s) at the
+        # observation level (TIME_PERIOD by default; all of them for AllDimensions) there.
         td = dsd["time_dimension"]
-        self.period_index = {p: i for i, p in enumerate(message.periods)}
-        obs_dims = [{**_component(td, concepts, langs), "keyPosition": len(dims),
-                     "values": [_period_value(p) for p in message.periods]}]
+        by_id: dict[str, dict] = {}
+        for pos, (dim, codes) in enumerate(zip(dims, message.dimension_codes)):
+            cl = _codes_by_id(message.codelists.get(dim["id"]))
+            values = [_code_value(cl.get(code, {"id": code}), langs) for code in codes]
+            by_id[dim["id"]] = ({**_component(dim, concepts, langs), "keyPosition": pos, "values": values},
+                                {code: i for i, code in enumerate(codes)})
+        by_id[td["id"]] = ({**_component(td, concepts, langs), "keyPosition": len(dims),
+                            "values": [_period_value(p) for p in message.periods]},
+                           {p: i for i, p in enumerate(message.periods)})
+        series_dims = [by_id[d][0] for d in message.series_dimension_ids]
+        obs_dims = [by_id[d][0] for d in message.observation_dimension_ids]
+        # Per position of the series / observation key: the index of each value.
+        self.series_index = [by_id[d][1] for d in message.series_dimension_ids]
+        self.obs_index = [by_id[d][1] for d in message.observation_dimension_ids]
 
-        # Attributes: the dataflow's constant values at series level; observation ones
-        # with all codes of their codelists, so the structure is known before any row.
+        # Attributes: the dataflow's constant values at series level (time series) or at
+        # observation level (other views: a series attribute relates to every dimension but
+        # time); observation ones with all codes of their codelists, so the structure is
+        # known before any row. Only those the view asks for (attributes=, detail=).
         dim_ids = [d["id"] for d in dims]
         fixed = message.series_attributes
         series_attrs, self.series_attr_values = [], []
         obs_attrs, self.obs_attr_index = [], []
+        self.obs_constants: list = []  # constant values written first on every observation
+        obs_attr_ids = set(message.observation_attribute_ids)
         declared = {a["id"] for a in dsd["attributes"]}
         # A constant the dataflow sets for an attribute its DSD lacks is still shown (as
         # the CSV and XML formats do), attached to all dimensions.
         undeclared = [{"id": a, "attached_to": "series"} for a in fixed if a not in declared]
+        constants_on_obs = []
         for attr in [*dsd["attributes"], *undeclared]:
             comp = {**_component(attr, concepts, langs), "isMandatory": bool(attr.get("mandatory"))}
             codelist = message.codelists.get(attr["id"])
             if attr["attached_to"] == "observation":
+                if attr["id"] not in obs_attr_ids:
+                    continue
                 comp["relationship"] = {"observation": {}}
                 if codelist and codelist.get("codes"):
                     comp["values"] = [_code_value(c, langs) for c in codelist["codes"]]
@@ -184,17 +202,25 @@ class _Layout:
                     self.obs_attr_index.append(None)
                 obs_attrs.append(comp)
             else:
+                if not message.wants_attribute(attr["id"]):
+                    continue
                 comp["relationship"] = {"dimensions": dim_ids}
                 code = fixed.get(attr["id"])
                 if code is None:
-                    self.series_attr_values.append(None)
+                    value = None
                 elif codelist is not None:
                     code_doc = _codes_by_id(codelist).get(code, {"id": code})
                     comp["values"] = [_code_value(code_doc, langs)]
-                    self.series_attr_values.append(0)
+                    value = 0
                 else:
-                    self.series_attr_values.append(code)
-                series_attrs.append(comp)
+                    value = code
+                if message.time_series:
+                    self.series_attr_values.append(value)
+                    series_attrs.append(comp)
+                else:
+                    self.obs_constants.append(value)
+                    constants_on_obs.append(comp)
+        obs_attrs = constants_on_obs + obs_attrs
 
         pm = dsd["primary_measure"]
         flow = message.dataflow
@@ -202,7 +228,7 @@ class _Layout:
             "links": _links(message),
             **_named(flow, langs),
             "dimensions": {"series": series_dims, "observation": obs_dims},
-            "measures": {"observation": [_component(pm, concepts, langs)]},
+            "measures": {"observation": [_component(pm, concepts, langs)] if message.measures else []},
             "attributes": {"series": series_attrs, "observation": obs_attrs},
             "dataSets": [0],
         }
@@ -236,8 +262,11 @@ def _observation_encoder(message: DataMessage, layout: _Layout):
             return [row[f] for f in fields]
     indexes = list(zip(attr_ids, layout.obs_attr_index))
 
+    measures, constants = message.measures, layout.obs_constants
+
     def encode(row: Obs) -> list:
-        out = [_number(row.value)]
+        out = [_number(row.value)] if measures else []
+        out += constants
         for (attr_id, index), code in zip(indexes, attributes(row)):
             if code is None or index is None:
                 out.append(code)
@@ -269,29 +298,42 @@ def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
     buf += orjson.dumps(layout.structure)
     buf += b'],"dataSets":['
     buf += orjson.dumps(dataset_head)[:-1]  # leave the object open for "series"
-    buf += b',"series":{'
-
-    dim_index = layout.dim_index
-    period_key = {p: str(i) for p, i in layout.period_index.items()}
     encode = _observation_encoder(message, layout)
-    series_attrs = layout.series_attr_values
-    separator = b'"'
-    for key, rows in series_groups(message.rows):
+
+    def index_key(indexes: list[dict[str, int]], values: tuple[str, ...], what: str) -> bytes:
         try:
-            series_key = ":".join([str(index[code]) for index, code in zip(dim_index, key)])
+            return ":".join([str(index[v]) for index, v in zip(indexes, values)]).encode("ascii")
         except KeyError as exc:
-            raise ValueError(f"series {'.'.join(key)}: code {exc} is not in dimension_codes") from None
-        observations = {}
-        for row in rows:
-            try:
-                observations[period_key[row.period]] = encode(row)
-            except KeyError:
-                raise ValueError(f"series {'.'.join(key)}: period {row.period} "
-                                 "is not in periods") from None
-        series = {"attributes": series_attrs, "observations": observations} if series_attrs \
-            else {"observations": observations}
+            raise ValueError(f"{what} {'.'.join(values)}: {exc} is not in the structure") from None
+
+    separator = b'"'
+    if message.flat:  # AllDimensions: observations directly in the data set
+        buf += b',"observations":{'
+        for row in message.rows:
+            buf += separator
+            buf += index_key(layout.obs_index, message.observation_key(row), "observation")
+            buf += b'":'
+            buf += orjson.dumps(encode(row))
+            separator = b',"'
+            if len(buf) >= CHUNK:
+                yield bytes(buf)
+                buf.clear()
+        buf += b"}}]}}"
+        yield bytes(buf)
+        return
+
+    buf += b',"series":{'
+    series_attrs = layout.series_attr_values
+    for key, rows in message.series():
+        series: dict = {"attributes": series_attrs} if series_attrs else {}
+        if message.observations:
+            observations = {}
+            for row in rows:
+                obs_key = index_key(layout.obs_index, message.observation_key(row), "observation")
+                observations[obs_key.decode("ascii")] = encode(row)
+            series["observations"] = observations
         buf += separator
-        buf += series_key.encode("ascii")
+        buf += index_key(layout.series_index, key, "series")
         buf += b'":'
         buf += orjson.dumps(series)
         separator = b',"'

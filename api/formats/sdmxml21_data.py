@@ -1,4 +1,5 @@
-"""SDMX-ML 2.1 data messages: GenericData and StructureSpecificData, time series.
+"""SDMX-ML 2.1 data messages: GenericData and StructureSpecificData, as time series,
+cross-sections (another dimension at the observation level) or flat (AllDimensions).
 
 Written by hand as strings, not through sdmx1 or an XML tree: sdmx1 needs ~28 s and
 GBs of memory to build a million observations as objects, while string building
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from api.formats import DataMessage, format_value, register
-from api.formats.chunks import Chunker, series_groups
+from api.formats.chunks import Chunker
 
 NS_MESSAGE = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message"
 NS_COMMON = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common"
@@ -26,10 +27,11 @@ def structure_id(message: DataMessage) -> str:
     return f"{f['agency']}_{f['id']}_{f['version']}".replace(".", "_")
 
 
-def dsd_namespace(dataflow: dict) -> str:
-    """The namespace of the dataflow's structure-specific schema (SDMX 2.1 rules)."""
+def dsd_namespace(dataflow: dict, dimension_at_observation: str = "TIME_PERIOD") -> str:
+    """The namespace of the dataflow's structure-specific schema (SDMX 2.1 rules): one per
+    dimension at the observation level (TIME_PERIOD, another dimension or AllDimensions)."""
     return (f"urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow={dataflow['agency']}:"
-            f"{dataflow['id']}({dataflow['version']}):ObsLevelDim:TIME_PERIOD")
+            f"{dataflow['id']}({dataflow['version']}):ObsLevelDim:{dimension_at_observation}")
 
 
 def _header(message: DataMessage, namespace: str | None) -> str:
@@ -40,39 +42,66 @@ def _header(message: DataMessage, namespace: str | None) -> str:
         "<message:Test>false</message:Test>"
         f"<message:Prepared>{message.prepared.strftime('%Y-%m-%dT%H:%M:%SZ')}</message:Prepared>"
         f'<message:Sender id="{message.sender}"/>'
-        f'<message:Structure structureID="{structure_id(message)}"{ns_attr} dimensionAtObservation="TIME_PERIOD">'
+        f'<message:Structure structureID="{structure_id(message)}"{ns_attr} '
+        f'dimensionAtObservation="{message.dimension_at_observation}">'
         f'<common:StructureUsage><Ref agencyID="{f["agency"]}" id="{f["id"]}" version="{f["version"]}"/>'
         "</common:StructureUsage></message:Structure></message:Header>"
     )
 
 
+def _levels(message: DataMessage) -> tuple[dict[str, str], dict[str, str]]:
+    """The constant series attributes (dataflow values) written on series, and those
+    written on observations: a series attribute relates to every dimension but time, so
+    it stays on the series only when TIME_PERIOD is at the observation level."""
+    constants = message.series_attributes
+    return (constants, {}) if message.time_series else ({}, constants)
+
+
 @register("genericdata", "application/vnd.sdmx.genericdata+xml; charset=utf-8; version=2.1", "data")
 def generic_data(message: DataMessage) -> Iterator[bytes]:
-    dims = message.dimension_ids
     obs_attrs = message.observation_attribute_ids
-    series_attrs = "".join(f'<generic:Value id="{k}" value="{v}"/>' for k, v in message.series_attributes.items())
+    on_series, on_obs = _levels(message)
+    series_attrs = "".join(f'<generic:Value id="{k}" value="{v}"/>' for k, v in on_series.items())
     series_attrs = f"<generic:Attributes>{series_attrs}</generic:Attributes>" if series_attrs else ""
+    obs_constants = [f'<generic:Value id="{k}" value="{v}"/>' for k, v in on_obs.items()]
+    measures = message.measures
     out = Chunker()
     out.add('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<message:GenericData xmlns:message="{NS_MESSAGE}" xmlns:common="{NS_COMMON}" '
             f'xmlns:generic="{NS_GENERIC}">' + _header(message, None)
             + f'<message:DataSet structureRef="{structure_id(message)}" action="Information">')
-    for key, rows in series_groups(message.rows):
-        parts = ["<generic:Series><generic:SeriesKey>"]
-        parts += [f'<generic:Value id="{d}" value="{c}"/>' for d, c in zip(dims, key)]
-        parts.append("</generic:SeriesKey>" + series_attrs)
-        for row in rows:
-            parts.append(f'<generic:Obs><generic:ObsDimension value="{row.period}"/>')
-            if row.value is not None:
-                parts.append(f'<generic:ObsValue value="{format_value(row.value)}"/>')
-            attrs = [f'<generic:Value id="{a}" value="{v}"/>'
-                     for a, v in zip(obs_attrs, message.observation_attributes(row)) if v]
-            if attrs:
-                parts.append("<generic:Attributes>" + "".join(attrs) + "</generic:Attributes>")
-            parts.append("</generic:Obs>")
-        parts.append("</generic:Series>")
-        if block := out.add("".join(parts)):
-            yield block
+
+    def observation(parts: list[str], row, key: str) -> None:
+        parts.append(key)
+        if measures and row.value is not None:
+            parts.append(f'<generic:ObsValue value="{format_value(row.value)}"/>')
+        attrs = obs_constants + [f'<generic:Value id="{a}" value="{v}"/>'
+                                 for a, v in zip(obs_attrs, message.observation_attributes(row)) if v]
+        if attrs:
+            parts.append("<generic:Attributes>" + "".join(attrs) + "</generic:Attributes>")
+        parts.append("</generic:Obs>")
+
+    if message.flat:
+        obs_dims = message.observation_dimension_ids
+        for row in message.rows:
+            parts: list[str] = []
+            observation(parts, row, "<generic:Obs><generic:ObsKey>" + "".join(
+                f'<generic:Value id="{d}" value="{c}"/>' for d, c in zip(obs_dims, message.observation_key(row)))
+                + "</generic:ObsKey>")
+            if block := out.add("".join(parts)):
+                yield block
+    else:
+        dims = message.series_dimension_ids
+        for key, rows in message.series():
+            parts = ["<generic:Series><generic:SeriesKey>"]
+            parts += [f'<generic:Value id="{d}" value="{c}"/>' for d, c in zip(dims, key)]
+            parts.append("</generic:SeriesKey>" + series_attrs)
+            if message.observations:
+                for row in rows:
+                    observation(parts, row, f'<generic:Obs><generic:ObsDimension value="{message.observation_key(row)[0]}"/>')
+            parts.append("</generic:Series>")
+            if block := out.add("".join(parts)):
+                yield block
     out.add("</message:DataSet></message:GenericData>\n")
     yield out.flush()
 
@@ -80,13 +109,17 @@ def generic_data(message: DataMessage) -> Iterator[bytes]:
 @register("structurespecificdata",
           "application/vnd.sdmx.structurespecificdata+xml; charset=utf-8; version=2.1", "data")
 def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
-    dims = message.dimension_ids
     obs_attrs = message.observation_attribute_ids
     measure = message.dsd["primary_measure"]["id"]
-    td = message.dsd["time_dimension"]["id"]
-    series_attrs = "".join(f' {k}="{v}"' for k, v in message.series_attributes.items())
-    namespace = dsd_namespace(message.dataflow)
-    schema_loc = f' xsi:schemaLocation="{namespace} {message.schema_url}"' if message.schema_url else ""
+    on_series, on_obs = _levels(message)
+    series_attrs = "".join(f' {k}="{v}"' for k, v in on_series.items())
+    obs_constants = "".join(f' {k}="{v}"' for k, v in on_obs.items())
+    measures = message.measures
+    namespace = dsd_namespace(message.dataflow, message.dimension_at_observation)
+    schema_url = message.schema_url
+    if schema_url and not message.time_series:
+        schema_url += f"?dimensionAtObservation={message.dimension_at_observation}"
+    schema_loc = f' xsi:schemaLocation="{namespace} {schema_url}"' if schema_url else ""
     out = Chunker()
     out.add('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<message:StructureSpecificData xmlns:message="{NS_MESSAGE}" xmlns:ss="{NS_SS}" '
@@ -94,18 +127,37 @@ def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
             + _header(message, namespace)
             + f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType" '
             'ss:dataScope="DataStructure" ss:action="Information">')
-    for key, rows in series_groups(message.rows):
-        parts = ["<Series", *[f' {d}="{c}"' for d, c in zip(dims, key)], series_attrs, ">"]
-        for row in rows:
-            parts.append(f'<Obs {td}="{row.period}"')
-            if row.value is not None:
-                parts.append(f' {measure}="{format_value(row.value)}"')
-            for a, v in zip(obs_attrs, message.observation_attributes(row)):
-                if v:
-                    parts.append(f' {a}="{v}"')
-            parts.append("/>")
-        parts.append("</Series>")
-        if block := out.add("".join(parts)):
-            yield block
+    obs_dims = message.observation_dimension_ids
+
+    def observation(parts: list[str], row) -> None:
+        parts.append("<Obs")
+        parts += [f' {d}="{c}"' for d, c in zip(obs_dims, message.observation_key(row))]
+        if measures and row.value is not None:
+            parts.append(f' {measure}="{format_value(row.value)}"')
+        parts.append(obs_constants)
+        for a, v in zip(obs_attrs, message.observation_attributes(row)):
+            if v:
+                parts.append(f' {a}="{v}"')
+        parts.append("/>")
+
+    if message.flat:
+        for row in message.rows:
+            parts: list[str] = []
+            observation(parts, row)
+            if block := out.add("".join(parts)):
+                yield block
+    else:
+        dims = message.series_dimension_ids
+        for key, rows in message.series():
+            parts = ["<Series", *[f' {d}="{c}"' for d, c in zip(dims, key)], series_attrs]
+            if message.observations:
+                parts.append(">")
+                for row in rows:
+                    observation(parts, row)
+                parts.append("</Series>")
+            else:
+                parts.append("/>")
+            if block := out.add("".join(parts)):
+                yield block
     out.add("</message:DataSet></message:StructureSpecificData>\n")
     yield out.flush()

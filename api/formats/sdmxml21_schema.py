@@ -5,8 +5,9 @@ data structure: the SDMX 2.1 rules for structure-specific schemas (SDMX-ML 2.1, 
 base types in SDMXDataStructureSpecificBase.xsd) restrict the abstract ``dsd:DataSetType``,
 ``dsd:SeriesType`` and ``dsd:ObsType`` so that every dimension and attribute becomes an
 explicit, typed XML attribute, and every codelist an enumerated simple type. This module
-writes that schema for the one organisation the service emits: time series, with
-TIME_PERIOD at the observation level, no groups, no explicit measures.
+writes that schema for each organisation the service emits (time series with
+TIME_PERIOD at the observation level, cross-sections, flat), no groups, no explicit
+measures.
 
 Built as an lxml tree (not strings, unlike the data writers): the schema is small, made
 once per request, and names come from content, so escaping must be right.
@@ -24,7 +25,7 @@ NS_COMMON = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common"
 NS_DSD = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/data/structurespecific"
 NS_XML = "http://www.w3.org/XML/1998/namespace"
 
-#: The dimension at the observation level, fixed by the namespace (…:ObsLevelDim:TIME_PERIOD).
+#: The time dimension: at the observation level by default (…:ObsLevelDim:TIME_PERIOD).
 TIME_DIMENSION = "TIME_PERIOD"
 
 
@@ -87,15 +88,22 @@ def _prohibit(restriction: etree._Element, *names: str) -> None:
         _sub(restriction, "attribute", name=n, use="prohibited")
 
 
-def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_location: str = "") -> bytes:
-    """The SDMX-ML 2.1 structure-specific schema of a dataflow (time series, TIME_PERIOD at
-    the observation level), as UTF-8 XSD bytes.
+def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_location: str = "",
+               dimension_at_observation: str = TIME_DIMENSION) -> bytes:
+    """The SDMX-ML 2.1 structure-specific schema of a dataflow, as UTF-8 XSD bytes.
+
+    ``dimension_at_observation`` chooses the organisation the schema describes (and its
+    namespace, ``...:ObsLevelDim:<it>``): TIME_PERIOD (time series, the default), another
+    dimension id (cross-sections: the series key is every other dimension plus the
+    period), or ``AllDimensions`` (flat: observations directly in the data set, each with
+    every dimension). A series attribute relates to every dimension but time, so outside
+    time series it is written on the observations.
 
     ``codelists`` maps component ids to codelist documents (store.documents); components
     without one are typed as plain strings. ``base_location`` is prefixed to the official
     schemas' file names (SDMXCommon.xsd, SDMXDataStructureSpecific.xsd) in the imports.
     """
-    namespace = dsd_namespace(dataflow)
+    namespace = dsd_namespace(dataflow, dimension_at_observation)
     schema = etree.Element(
         _xs("schema"),
         nsmap={"xs": NS_XS, "common": NS_COMMON, "dsd": NS_DSD, None: namespace},
@@ -118,46 +126,69 @@ def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_lo
         _sub(restriction, "attribute", name=comp_id, type=type_names.get(comp_id, "xs:string"), use=use)
 
     def use(attr: dict) -> str:
-        return "required" if attr.get("mandatory") else "optional"
+        # Optional even when the DSD makes the attribute mandatory: detail=dataonly,
+        # serieskeysonly and attributes=none leave attributes out, and such messages must
+        # still validate (the SDMX 2.1 schema-generation rules allow this).
+        return "optional"
 
     attributes = dsd.get("attributes", [])
+    dims = [d["id"] for d in dsd["dimensions"]]
+    flat = dimension_at_observation == "AllDimensions"
+    time_series = dimension_at_observation == TIME_DIMENSION
+    series_attrs = [a for a in attributes if a.get("attached_to") in ("series", "group")]
+    obs_attrs = [a for a in attributes if a.get("attached_to") == "observation"]
 
-    # DataSet: series only (the observation dimension is TIME_PERIOD, so no flat Obs);
-    # attributes attached to the data set, if any, are XML attributes of DataSet.
+    # DataSet: series (or, flat, observations); attributes attached to the data set, if
+    # any, are XML attributes of DataSet.
     data_set = _restriction(schema, "DataSetType", "dsd:DataSetType")
     seq = _sub(data_set, "sequence")
     _sub(seq, "element", ref="common:Annotations", minOccurs="0")
     _sub(seq, "element", name="DataProvider", type="common:DataProviderReferenceType",
          form="unqualified", minOccurs="0")
-    _sub(_sub(seq, "choice", minOccurs="0"), "element", name="Series", type="SeriesType",
-         form="unqualified", maxOccurs="unbounded")
+    _sub(_sub(seq, "choice", minOccurs="0"), "element", name="Obs" if flat else "Series",
+         type="ObsType" if flat else "SeriesType", form="unqualified", maxOccurs="unbounded")
     for attr in attributes:
         if attr.get("attached_to") == "dataset":
             typed(data_set, attr["id"], use(attr))
     _prohibit(data_set, "REPORTING_YEAR_START_DAY")
 
-    # Series: the key (every dimension but time, all required) and series-level attributes.
-    series = _restriction(schema, "SeriesType", "dsd:SeriesType")
-    seq = _sub(series, "sequence")
-    _sub(seq, "element", ref="common:Annotations", minOccurs="0")
-    _sub(seq, "element", name="Obs", type="ObsType", form="unqualified", minOccurs="0", maxOccurs="unbounded")
-    for dim in dsd["dimensions"]:
-        typed(series, dim["id"], "required")
-    for attr in attributes:
-        if attr.get("attached_to") == "series":
-            typed(series, attr["id"], use(attr))
-    _prohibit(series, TIME_DIMENSION, "REPORTING_YEAR_START_DAY")
+    if not flat:
+        # Series: the key (every dimension but the one at the observation level, all
+        # required) and, for time series, the series-level attributes.
+        series = _restriction(schema, "SeriesType", "dsd:SeriesType")
+        seq = _sub(series, "sequence")
+        _sub(seq, "element", ref="common:Annotations", minOccurs="0")
+        _sub(seq, "element", name="Obs", type="ObsType", form="unqualified", minOccurs="0",
+             maxOccurs="unbounded")
+        for dim in dims:
+            if dim != dimension_at_observation:
+                typed(series, dim, "required")
+        if time_series:
+            for attr in series_attrs:
+                typed(series, attr["id"], use(attr))
+            _prohibit(series, TIME_DIMENSION, "REPORTING_YEAR_START_DAY")
+        else:
+            _sub(series, "attribute", name=TIME_DIMENSION, type="common:ObservationalTimePeriodType",
+                 use="required")
+            _prohibit(series, "REPORTING_YEAR_START_DAY")
 
-    # Obs: the period (required), the value (absent when withheld) and observation attributes.
+    # Obs: the observation dimension(s) (required), the value (absent when withheld) and
+    # the attributes written on observations.
     obs = _restriction(schema, "ObsType", "dsd:ObsType")
     _sub(_sub(obs, "sequence"), "element", ref="common:Annotations", minOccurs="0")
-    _sub(obs, "attribute", name=TIME_DIMENSION, type="common:ObservationalTimePeriodType", use="required")
+    obs_dims = [*dims, TIME_DIMENSION] if flat else [dimension_at_observation]
+    for dim in obs_dims:
+        if dim == TIME_DIMENSION:
+            _sub(obs, "attribute", name=TIME_DIMENSION, type="common:ObservationalTimePeriodType", use="required")
+        else:
+            typed(obs, dim, "required")
     _sub(obs, "attribute", name=dsd["primary_measure"]["id"], type="xs:double", use="optional")
-    for attr in attributes:
-        if attr.get("attached_to") == "observation":
-            typed(obs, attr["id"], use(attr))
+    for attr in ([] if time_series else series_attrs) + obs_attrs:
+        typed(obs, attr["id"], use(attr))
     # ``type`` names an explicit measure; this schema has none.
     _prohibit(obs, "type", "REPORTING_YEAR_START_DAY")
+    if TIME_DIMENSION not in obs_dims:
+        _prohibit(obs, TIME_DIMENSION)
 
     # lxml's own declaration uses single quotes; write the usual one.
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(schema, encoding="UTF-8", pretty_print=True)

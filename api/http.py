@@ -1,0 +1,191 @@
+"""The HTTP layer around the SDMX routes: compression, caching validators, CORS and limits.
+
+* **gzip** for clients that send ``Accept-Encoding: gzip`` (Starlette's GZipMiddleware,
+  which compresses a streamed response chunk by chunk: it stays streamed).
+* **ETag / Last-Modified / 304**: every data, structure, schema and metadata response
+  carries a weak ETag derived from the store's state token and what makes the
+  representation (path, query, negotiated media type, language: the response-cache key),
+  and the time of the latest release as Last-Modified. A client holding a current copy
+  (``If-None-Match``, or ``If-Modified-Since`` when no ETag is sent) gets 304 with no body,
+  before any body is built. The ETag is weak because two builds of one answer differ in
+  their message id and preparation time (and in their content coding), not in meaning.
+* **Cache-Control** ``public, max-age=`` (``HTTP_MAX_AGE``) and
+  ``Vary: Accept, Accept-Encoding, Accept-Language`` on those responses.
+* **CORS**: any origin (``CORS_ORIGINS``) may GET; ETag, Last-Modified and the service's
+  own headers are exposed. The CORS layer wraps the whole application, outside
+  Starlette's error middleware, so error bodies (even a 500) carry the headers too.
+* **414** for a request URI longer than ``MAX_URI_LENGTH``, answered before routing;
+  **413** for a data query matching more than ``MAX_OBSERVATIONS`` observations.
+  Both with an SDMX error body.
+
+Settings are in api.config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+
+from fastapi import FastAPI, Request
+from sqlalchemy import Connection
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import store
+from api.config import Settings
+from api.errors import SdmxError, error_json, error_xml
+
+VARY = "Accept, Accept-Encoding, Accept-Language"
+EXPOSED = ("ETag", "Last-Modified", "Content-Language", "Content-Disposition", "X-Cache", "X-SDMX-Namespace")
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Put gzip, CORS and the URI limit around `app` (call once, before serving)."""
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_size,
+                       compresslevel=settings.gzip_level)
+    build = app.build_middleware_stack
+
+    def build_with_edge() -> ASGIApp:
+        # Outermost, around Starlette's ServerErrorMiddleware: a 500 from the catch-all
+        # exception handler is sent through these layers too.
+        return CORSMiddleware(Edge(build(), settings.max_uri_length),
+                              allow_origins=list(settings.cors_origins),
+                              allow_methods=["GET", "HEAD", "OPTIONS"], allow_headers=["*"],
+                              expose_headers=list(EXPOSED), max_age=86400)
+
+    app.build_middleware_stack = build_with_edge  # type: ignore[method-assign]
+
+
+# --- the edge: URI limit, and one tidy Vary header -------------------------------------------
+
+class Edge:
+    """Refuses request URIs longer than `max_uri_length` bytes (414, before routing) and
+    merges the Vary headers the layers inside add (the routes', gzip's) into one."""
+
+    def __init__(self, app: ASGIApp, max_uri_length: int):
+        self.app = app
+        self.max_uri_length = max_uri_length
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string") or b""
+        length = len(scope.get("raw_path") or scope["path"].encode()) + (len(query) + 1 if query else 0)
+        if length > self.max_uri_length:
+            err = SdmxError(414, f"the request URI is {length} bytes long; this service reads URIs of at most "
+                                 f"{self.max_uri_length} bytes: ask for fewer codes per request, or use "
+                                 "wildcards (*, or an empty key position) and split the query")
+            await error_response(err, Headers(scope=scope))(scope, receive, send)
+            return
+
+        async def tidy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = merge_vary(message.get("headers") or [])
+            await send(message)
+
+        await self.app(scope, receive, tidy)
+
+
+def merge_vary(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    values = [v for k, v in raw if k.lower() == b"vary"]
+    if len(values) < 2 and not (values and b"," in values[0]):
+        return list(raw)
+    seen: dict[bytes, bytes] = {}
+    for v in values:
+        for part in v.split(b","):
+            if part.strip():
+                seen.setdefault(part.strip().lower(), part.strip())
+    return [(k, v) for k, v in raw if k.lower() != b"vary"] + [(b"vary", b", ".join(seen.values()))]
+
+
+def error_response(err: SdmxError, headers: Headers) -> Response:
+    """An SDMX error message outside the routes (as api.app renders it inside them)."""
+    if "json" in headers.get("accept", "").split(",")[0]:
+        return Response(error_json(err), status_code=err.status,
+                        media_type="application/vnd.sdmx.data+json; version=2.0.0")
+    return Response(error_xml(err), status_code=err.status, media_type="application/xml; charset=utf-8")
+
+
+# --- validators: ETag, Last-Modified, 304 -----------------------------------------------------
+
+class Validators:
+    """The caching headers of a response, and whether the client's copy is still current."""
+
+    def __init__(self, max_age: int):
+        self.cache_control = f"public, max-age={max_age}"
+        self._published: tuple[str, datetime | None] = ("", None)  # (state, latest release time)
+
+    def last_modified(self, conn: Connection, state: str) -> datetime | None:
+        memo_state, at = self._published
+        if memo_state != state:  # one read per new release, not per request
+            at = store.last_published(conn)
+            self._published = (state, at)
+        return at
+
+    def headers(self, conn: Connection, state: str, key: str) -> dict[str, str]:
+        """ETag (from `key`, the response-cache key: state, path, query, media type, language),
+        Last-Modified, Cache-Control and Vary."""
+        h = {"ETag": f'W/"{key[:32]}"', "Cache-Control": self.cache_control, "Vary": VARY}
+        at = self.last_modified(conn, state)
+        if at is not None:
+            h["Last-Modified"] = format_datetime(at.astimezone(timezone.utc), usegmt=True)
+        return h
+
+    @staticmethod
+    def fresh(request: Request, headers: dict[str, str]) -> bool:
+        """True when the client's copy is current (RFC 9110: If-None-Match wins over
+        If-Modified-Since, which is considered only when no ETag is sent)."""
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None:
+            return etag_matches(if_none_match, headers["ETag"])
+        since = http_date(request.headers.get("if-modified-since"))
+        modified = http_date(headers.get("Last-Modified"))
+        return since is not None and modified is not None and modified <= since
+
+    @staticmethod
+    def not_modified(headers: dict[str, str]) -> Response:
+        return Response(status_code=304, headers=headers)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison, as If-None-Match asks."""
+    if if_none_match.strip() == "*":
+        return True
+    mine = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == mine for tag in if_none_match.split(","))
+
+
+def http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # an unreadable date is ignored, as RFC 9110 asks
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+# --- 413: too many observations ----------------------------------------------------------------
+
+def check_response_size(limit: int, codes: list[list[str]], periods: list[str],
+                        count: Callable[[], int]) -> None:
+    """413 when the data query matches more than `limit` observations.
+
+    The outline (codes per dimension x periods) bounds the count from above; only when that
+    bound is over the limit are the observations counted."""
+    bound = len(periods)
+    for present in codes:
+        bound *= len(present)
+    if bound <= limit:
+        return
+    asked = count()
+    if asked > limit:
+        raise SdmxError(413, f"the query matches {asked:,} observations; this service sends at most "
+                             f"{limit:,} in one response. Narrow the key (fewer codes, or fewer "
+                             "wildcards) or the period (startPeriod/endPeriod, or c[TIME_PERIOD]), "
+                             "and ask in parts.")
