@@ -359,13 +359,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agency, resource_id, version = (q.check_agency(agency), q.check_id(resource_id, "dataflow"),
                                         q.check_version(version))
         n = _dimension_count(agency, resource_id, version)
-        dq = q.DataQuery(keys=q.parse_keys_v2(key, n))
-        for name, value in request.query_params.multi_items():
-            if name.startswith("c[") and name.endswith("]"):
-                comp = q.check_id(name[2:-1], "component")
-                dq.filters.setdefault(comp, []).extend(q.parse_component_filter(comp, value))
-        if updated_after:
-            dq.updated_after = q.parse_datetime(updated_after, "updatedAfter")
+        dq = q.data_query_v2(request.query_params.multi_items(), key, n, updated_after)
         return serve_data(request, agency, resource_id, version, dq)
 
     def _dimension_count(agency: str, flow_id: str, version: str) -> int:
@@ -396,7 +390,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agency, resource_id, version = (q.check_agency(agency), q.check_id(resource_id, "dataflow"),
                                         q.check_version(version))
         return serve_availability(request, agency, resource_id, version, component_id,
-                                  lambda n: av.query_v2(request, key, n, updatedAfter))
+                                  lambda n: q.data_query_v2(request.query_params.multi_items(), key, n, updatedAfter))
 
     @app.get("/sdmx/3.0/schema/{context}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],
              summary="The structure-specific XML schema of a dataflow")
@@ -470,25 +464,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def data_v1(request: Request, flow_ref: str, key: str = "all", provider_ref: str = "all",
                 startPeriod: str | None = None, endPeriod: str | None = None,  # noqa: N803
                 updatedAfter: str | None = None) -> Response:  # noqa: N803
-        parts = flow_ref.split(",")
-        if len(parts) > 3:
-            raise bad_request(f"flowRef {flow_ref!r} is not AGENCY,ID,VERSION")
-        agency, flow_id, version = {1: lambda: ("*", parts[0], "latest"),
-                                    2: lambda: (parts[0], parts[1], "latest"),
-                                    3: lambda: tuple(parts)}[len(parts)]()
+        agency, flow_id, version = q.split_flow_ref(flow_ref)
         if provider_ref not in ("all", "*"):
             raise not_implemented("data providers are not modelled; use providerRef=all")
         agency, flow_id, version = q.check_agency(agency), q.check_id(flow_id, "dataflow"), q.check_version(version)
         n = _dimension_count(agency, flow_id, version)
-        dq = q.DataQuery(keys=q.parse_key_v1(key, n))
-        if startPeriod:
-            dq.start = q.period_bound(startPeriod, end=False, what="startPeriod")
-        if endPeriod:
-            dq.end = q.period_bound(endPeriod, end=True, what="endPeriod")
-        if dq.start and dq.end and dq.start > dq.end:
-            raise bad_request("startPeriod is after endPeriod")
-        if updatedAfter:
-            dq.updated_after = q.parse_datetime(updatedAfter, "updatedAfter")
+        dq = q.data_query_v1(key, n, startPeriod, endPeriod, updatedAfter)
         return serve_data(request, agency, flow_id, version, dq)
 
     # Before the structure routes, whose /sdmx/2.1/{resource}/... would take these paths.
@@ -506,7 +487,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise not_implemented("data providers are not modelled; use providerRef=all")
         agency, flow_id, version = av.parse_flow_ref(flow_ref)
         return serve_availability(request, agency, flow_id, version, component_id,
-                                  lambda n: av.query_v1(key, n, startPeriod, endPeriod, updatedAfter))
+                                  lambda n: q.data_query_v1(key, n, startPeriod, endPeriod, updatedAfter))
 
     @app.get("/sdmx/2.1/schema/{context}/{agency}/{resource_id}/{version}", tags=["SDMX REST v1.5"],
              summary="The structure-specific XML schema of a dataflow")

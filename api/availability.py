@@ -220,40 +220,9 @@ def _k(kind: str, r: dict) -> tuple:
 
 # --- serving (the routes in api.app hand over their machinery) -------------------------------
 
-def query_v2(request, key: str, n_dims: int, updated_after: str | None) -> q.DataQuery:
-    """REST v2: keys with `*` and `,`, c[...] filters, updatedAfter (as the data route)."""
-    dq = q.DataQuery(keys=q.parse_keys_v2(key, n_dims))
-    for name, value in request.query_params.multi_items():
-        if name.startswith("c[") and name.endswith("]"):
-            comp = q.check_id(name[2:-1], "component")
-            dq.filters.setdefault(comp, []).extend(q.parse_component_filter(comp, value))
-    if updated_after:
-        dq.updated_after = q.parse_datetime(updated_after, "updatedAfter")
-    return dq
-
-
-def query_v1(key: str, n_dims: int, start: str | None, end: str | None,
-             updated_after: str | None) -> q.DataQuery:
-    """REST v1.5: keys with `+` and empty positions, startPeriod/endPeriod, updatedAfter."""
-    dq = q.DataQuery(keys=q.parse_key_v1(key, n_dims))
-    if start:
-        dq.start = q.period_bound(start, end=False, what="startPeriod")
-    if end:
-        dq.end = q.period_bound(end, end=True, what="endPeriod")
-    if dq.start and dq.end and dq.start > dq.end:
-        raise bad_request("startPeriod is after endPeriod")
-    if updated_after:
-        dq.updated_after = q.parse_datetime(updated_after, "updatedAfter")
-    return dq
-
-
 def parse_flow_ref(flow_ref: str) -> tuple[str, str, str]:
     """v1.5 flowRef: ID, AGENCY,ID or AGENCY,ID,VERSION."""
-    parts = flow_ref.split(",")
-    if len(parts) > 3 or not all(parts):
-        raise bad_request(f"flowRef {flow_ref!r} is not AGENCY,ID,VERSION")
-    agency, flow_id, version = (["*", *parts, "latest"] if len(parts) == 1 else
-                                [*parts, "latest"] if len(parts) == 2 else parts)
+    agency, flow_id, version = q.split_flow_ref(flow_ref)
     return q.check_agency(agency), q.check_id(flow_id, "dataflow"), q.check_version(version)
 
 

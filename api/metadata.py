@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.errors import bad_request, not_found
-from api.query import check_agency, check_id, check_version
+from api.errors import not_found
+from api.query import check_agency, check_id, check_version, split_flow_ref
 from api.store import find, select_versions
 from store.documents import urn_ref
 
@@ -75,12 +75,7 @@ def concept_names(docs: list[dict], msd: dict) -> dict[str, dict]:
 
 def parse_flow_ref(flow_ref: str) -> tuple[str, str, str]:
     """REST v1.5 flowRef: ID, AGENCY,ID or AGENCY,ID,VERSION (all, *: any)."""
-    parts = flow_ref.split(",")
-    if len(parts) > 3:
-        raise bad_request(f"flowRef {flow_ref!r} is not AGENCY,ID,VERSION")
-    agency, flow_id, version = {1: lambda: ("*", parts[0], "latest"),
-                                2: lambda: (parts[0], parts[1], "latest"),
-                                3: lambda: tuple(parts)}[len(parts)]()
+    agency, flow_id, version = split_flow_ref(flow_ref)
     agency = check_agency(agency)
     flow_id = "*" if flow_id in ("all", "*") else check_id(flow_id, "metadataflow")
     return agency, flow_id, check_version(version)

@@ -291,3 +291,46 @@ def version_key(version: str) -> tuple:
     main, _, ext = version.partition("-")
     nums = tuple(int(p) if p.isdigit() else 0 for p in main.split("."))
     return nums + (0,) * (3 - len(nums)), ext == ""
+
+
+# --- whole data queries, as the data and availability routes of both API versions take them ---
+
+def split_flow_ref(flow_ref: str) -> tuple[str, str, str]:
+    """REST v1.5 flowRef: ID, AGENCY,ID or AGENCY,ID,VERSION -> (agency, id, version),
+    unchecked (the caller checks them for the kind of artefact it looks up)."""
+    parts = flow_ref.split(",")
+    if len(parts) > 3 or not all(parts):
+        raise bad_request(f"flowRef {flow_ref!r} is not AGENCY,ID,VERSION")
+    if len(parts) == 1:
+        return "*", parts[0], "latest"
+    if len(parts) == 2:
+        return parts[0], parts[1], "latest"
+    return parts[0], parts[1], parts[2]
+
+
+def data_query_v1(key: str, n_dims: int, start: str | None, end: str | None,
+                  updated_after: str | None) -> DataQuery:
+    """REST v1.5: keys with `+` and empty positions, startPeriod/endPeriod, updatedAfter."""
+    dq = DataQuery(keys=parse_key_v1(key, n_dims))
+    if start:
+        dq.start = period_bound(start, end=False, what="startPeriod")
+    if end:
+        dq.end = period_bound(end, end=True, what="endPeriod")
+    if dq.start and dq.end and dq.start > dq.end:
+        raise bad_request("startPeriod is after endPeriod")
+    if updated_after:
+        dq.updated_after = parse_datetime(updated_after, "updatedAfter")
+    return dq
+
+
+def data_query_v2(params, key: str, n_dims: int, updated_after: str | None) -> DataQuery:
+    """REST v2: keys with `*` and `,`, c[...] component filters (`params`: the query
+    string's (name, value) pairs), updatedAfter."""
+    dq = DataQuery(keys=parse_keys_v2(key, n_dims))
+    for name, value in params:
+        if name.startswith("c[") and name.endswith("]"):
+            comp = check_id(name[2:-1], "component")
+            dq.filters.setdefault(comp, []).extend(parse_component_filter(comp, value))
+    if updated_after:
+        dq.updated_after = parse_datetime(updated_after, "updatedAfter")
+    return dq
