@@ -117,14 +117,20 @@ def total_code(codelist: dict) -> str:
     return "_T"
 
 
-def _read(path: Path, problems: list[str]) -> dict | None:
+def read_yaml(path: Path, problems: list[str], where: str | None = None) -> dict | None:
+    """A content file's mapping, or None with the problem added (reported as `where`,
+    by default the file's name)."""
+    where = where or path.name
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{where}: missing")
+        return None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.append(f"{path.name}: cannot be read: {exc}")
+        problems.append(f"{where}: cannot be read: {exc}")
         return None
     if not isinstance(data, dict):
-        problems.append(f"{path.name}: expected a mapping at the top level")
+        problems.append(f"{where}: expected a mapping at the top level")
         return None
     return data
 
@@ -155,7 +161,7 @@ def _check_id(where: str, what: str, value: object, problems: list[str]) -> str:
 def load(root: Path = ROOT) -> Content:
     """Read and check all content files under `root`; raise ContentError on any problem."""
     problems: list[str] = []
-    agency_doc = _read(root / AGENCY_FILE, problems) or {}
+    agency_doc = read_yaml(root / AGENCY_FILE, problems) or {}
     agency = agency_doc.get("default", "AZ_SMS")
     agencies = []
     for a in agency_doc.get("agencies", []):
@@ -183,7 +189,7 @@ def load(root: Path = ROOT) -> Content:
     # Codelists
     codelists: dict[str, dict] = {}
     for path in sorted((root / "codelists").glob("*.yaml")):
-        data = _read(path, problems)
+        data = read_yaml(path, problems)
         if data is None:
             continue
         where = f"codelists/{path.name}"
@@ -227,7 +233,7 @@ def load(root: Path = ROOT) -> Content:
     documents.extend(codelists.values())
 
     # Concept scheme
-    cs_data = _read(root / CONCEPT_SCHEME_FILE, problems) or {}
+    cs_data = read_yaml(root / CONCEPT_SCHEME_FILE, problems) or {}
     cs = maintainable("conceptscheme", cs_data, CONCEPT_SCHEME_FILE)
     cs["concepts"] = []
     for c in cs_data.get("concepts") or []:
@@ -241,7 +247,7 @@ def load(root: Path = ROOT) -> Content:
     documents.append(cs)
 
     # Category scheme
-    cat_data = _read(root / CATEGORY_SCHEME_FILE, problems) or {}
+    cat_data = read_yaml(root / CATEGORY_SCHEME_FILE, problems) or {}
     cats = maintainable("categoryscheme", cat_data, CATEGORY_SCHEME_FILE)
     cats["categories"] = [
         {"id": _check_id(CATEGORY_SCHEME_FILE, "category", c.get("id"), problems),
@@ -268,7 +274,7 @@ def load(root: Path = ROOT) -> Content:
     # Dataflows, each with its DSD
     dataflows: dict[str, Dataflow] = {}
     for path in sorted((root / "dataflows").glob("*.yaml")):
-        data = _read(path, problems)
+        data = read_yaml(path, problems)
         if data is None:
             continue
         where = f"dataflows/{path.name}"

@@ -23,8 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from publisher.content import read_yaml  # content imports this module only inside load()
 from publisher.disclosure.policy import Policy
 from store.documents import LANGUAGES, ref, urn_ref
 
@@ -72,21 +71,6 @@ class Node:
 
 
 # --- reading ------------------------------------------------------------------------------
-
-def _read(path: Path, where: str, problems: list[str]) -> dict | None:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(f"{where}: missing")
-        return None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.append(f"{where}: cannot be read: {exc}")
-        return None
-    if not isinstance(data, dict):
-        problems.append(f"{where}: expected a mapping at the top level")
-        return None
-    return data
-
 
 def _names(where: str, what: str, names: object, problems: list[str],
            required: tuple[str, ...] = LANGUAGES) -> dict[str, str]:
@@ -318,7 +302,7 @@ def documents(root: Path, content_documents: list[dict], dataflows: dict) -> lis
     from publisher.content import ContentError
 
     problems: list[str] = []
-    spec = _read(root / SIMS_FILE, SIMS_FILE, problems)
+    spec = read_yaml(root / SIMS_FILE, problems, SIMS_FILE)
     if spec is None:
         raise ContentError(problems)
     agency = spec.get("agency", "AZ_SMS")
@@ -358,7 +342,7 @@ def documents(root: Path, content_documents: list[dict], dataflows: dict) -> lis
         if flow_id not in files:
             problems.append(f"{where}: missing: every dataflow needs its SIMS texts")
             continue
-        data = _read(files[flow_id], where, problems)
+        data = read_yaml(files[flow_id], problems, where)
         if data is None:
             continue
         own = _texts(where, data.get("texts"), leaves, problems)
