@@ -7,6 +7,7 @@ read through api.store only, on a read-only connection.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from html import escape
@@ -37,6 +38,7 @@ from api import metadata as md
 from api import query as q
 from api import store
 from api.cache import ResponseCache
+from api.snapshot import Snapshot, Snapshots
 from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
 from api.formats import REGISTRY, DataMessage, Format
@@ -109,17 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Azerbaijan migration statistics: SDMX API", description=DESCRIPTION,
                   version="0.1.0", responses=SDMX_ERROR_RESPONSES)
     engine = make_engine(settings.database_url, read_only=True)
-    cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry)
-    docs_memo: dict[str, list[dict]] = {}
-    app.state.engine, app.state.cache = engine, cache
+    cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry,
+                          settings.memory_cache_size)
+    snapshots = Snapshots(engine, settings.state_ttl)
+    app.state.engine, app.state.cache, app.state.snapshots = engine, cache, snapshots
     install_http(app, settings)  # gzip, CORS, the URI limit (api.http)
     validators = Validators(settings.http_max_age)
-
-    def documents(conn: Connection, state: str) -> list[dict]:
-        if state not in docs_memo:
-            docs_memo.clear()  # one state at a time: the store only moves forward
-            docs_memo[state] = store.documents(conn)
-        return docs_memo[state]
 
     # --- errors: always an SDMX error message, never a stack trace ------------------
 
@@ -157,43 +154,59 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # --- shared machinery -------------------------------------------------------------
 
-    def cached_or(request: Request, conn: Connection, state: str, media_type: str,
-                  produce) -> Response:
-        """Serve from the cache, or stream `produce()` and keep the body for next time.
+    def respond(request: Request, media_type: str, prepare, *, reads_data: bool = True) -> Response:
+        """The response to `request` as `media_type`: 304 when the client's copy is current,
+        else the body from the response cache, else a body built and kept for next time.
 
-        `produce` returns the chunk iterator; the connection is closed when it is spent."""
-        key = cache.key(state, request.url.path, list(request.query_params.multi_items()),
-                        media_type, language(request))
-        headers = validators.headers(conn, state, key)  # ETag, Last-Modified, Cache-Control, Vary
-        if validators.fresh(request, headers):
-            conn.close()
-            return validators.not_modified(headers)
-        body = cache.get(key)
-        if body is not None:
-            conn.close()
-            return Response(body, media_type=media_type, headers={**headers, "X-Cache": "hit"})
-        try:
-            chunks = produce()
-        except BaseException:
-            conn.close()
-            raise
-
-        def stream() -> Iterator[bytes]:
+        `prepare(snapshot)` checks the query against the published structures (raising
+        SdmxError) and returns `produce(conn)`, which returns the body, whole (bytes) or as
+        chunks to stream, read in the open read transaction `conn` (None when the answer
+        needs structures only: `reads_data=False`). A release published between reading the
+        snapshot and opening the transaction is caught, and the answer built on it."""
+        params, lang = list(request.query_params.multi_items()), language(request)
+        for attempt in range(3):
+            snap = snapshots.current()
+            key = cache.key(snap.token, request.url.path, params, media_type, lang)
+            headers = validators.headers(snap.published_at, key)  # ETag, Last-Modified, ...
+            if validators.fresh(request, headers):
+                return validators.not_modified(headers)
+            body = cache.get(key)
+            if body is not None:
+                return Response(body, media_type=media_type, headers={**headers, "X-Cache": "hit"})
+            produce = prepare(snap)
+            conn = engine.connect() if reads_data else None
             try:
-                yield from cache.tee(key, chunks)
-            finally:
-                conn.close()
+                if conn is not None:
+                    conn.begin()
+                    if snapshots.confirm(conn) is not snap:
+                        conn.close()
+                        continue  # a release was published meanwhile: answer from it
+                out = produce(conn)
+            except BaseException:
+                if conn is not None:
+                    conn.close()
+                raise
+            headers["X-Cache"] = "miss"
+            if isinstance(out, bytes):
+                if conn is not None:
+                    conn.close()
+                cache.set(key, out)
+                return Response(out, media_type=media_type, headers=headers)
 
-        return StreamingResponse(stream(), media_type=media_type, headers={**headers, "X-Cache": "miss"})
+            def stream(chunks=out, conn=conn) -> Iterator[bytes]:
+                try:
+                    yield from cache.tee(key, chunks)
+                finally:
+                    if conn is not None:
+                        conn.close()
 
-    def open_state() -> tuple[Connection, str]:
-        conn = engine.connect()
-        conn.begin()
-        try:
-            return conn, store.state_token(conn)
-        except BaseException:
-            conn.close()
-            raise
+            return StreamingResponse(stream(), media_type=media_type, headers=headers)
+        raise SdmxError(503, "releases are being published right now; retry in a moment")
+
+    def bundle(snap: Snapshot, agency: str, flow_id: str, version: str) -> tuple[dict, dict, dict]:
+        """The dataflow, its DSD and codelists (404 when not published), once per snapshot."""
+        return snap.derived(("bundle", agency, flow_id, version),
+                            lambda: store.dataflow_bundle(snap.documents, agency, flow_id, version))
 
     def serve_data(request: Request, agency: str, flow_id: str, version: str,
                    dq: q.DataQuery) -> Response:
@@ -202,49 +215,69 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         labels = request.query_params.get("labels", "id")
         if labels not in ("id", "name", "both"):
             raise bad_request(f"labels={labels} is not one of id, name, both")
-        conn, state = open_state()
-        try:
-            docs = documents(conn, state)
-            flow, dsd, codelists = store.dataflow_bundle(docs, agency, flow_id, version)
+
+        def prepare(snap: Snapshot):
+            flow, dsd, codelists = bundle(snap, agency, flow_id, version)
             # firstN/lastNObservations into dq; dimensionAtObservation, detail, attributes, measures
             view = q.parse_data_options(request.query_params, dq, dsd)
             if dq.series_only and view.dimension_at_observation != dsd["time_dimension"]["id"]:
                 raise not_implemented("detail=serieskeysonly/nodata is built for time series only "
                                       "(dimensionAtObservation=TIME_PERIOD)")
-        except BaseException:
-            conn.close()
-            raise
-
-        def produce():
-            sid = store.structure_row_id(conn, flow)
-            codes, periods = store.data_outline(conn, sid, dsd, codelists, dq)
-            if not periods:
-                raise not_found("no observations match the query")
-            if not dq.series_only:  # else 413 when too many observations match
-                check_response_size(settings.max_observations, codes, periods,
-                                    lambda: store.count_observations(conn, sid, dsd, codelists, dq))
             base = str(request.base_url).rstrip("/")
-            msg = DataMessage(
-                message_id="IREF" + uuid.uuid4().hex[:16].upper(),
-                prepared=datetime.now(timezone.utc), dataflow=flow, dsd=dsd, codelists=codelists,
-                dimension_codes=codes, periods=periods,
-                rows=store.data_rows(conn, sid, dsd, codelists, dq,
-                                     dimension_at_observation=view.dimension_at_observation),
-                lang=language(request), dimension_at_observation=view.dimension_at_observation,
-                observations=view.observations, attribute_selection=view.attributes, measures=view.measures,
-                schema_url=f"{base}/sdmx/2.1/schema/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
-                extra={
-                    "labels": labels,
-                    "timeFormat": request.query_params.get("timeFormat", "original"),
-                    "conceptschemes": [d for d in docs if d["kind"] == "conceptscheme"],
-                    "dataflow_url": f"{base}/sdmx/3.0/structure/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
-                    "datastructure_url": (f"{base}/sdmx/3.0/structure/datastructure/{dsd['agency']}/"
-                                          f"{dsd['id']}/{dsd['version']}"),
-                },
-            )
-            return fmt.serialise(msg)
 
-        return cached_or(request, conn, state, fmt.media_type, produce)
+            def message(codes: list[list[str]], periods: list[str], rows: Iterator) -> DataMessage:
+                return DataMessage(
+                    message_id="IREF" + uuid.uuid4().hex[:16].upper(),
+                    prepared=datetime.now(timezone.utc), dataflow=flow, dsd=dsd, codelists=codelists,
+                    dimension_codes=codes, periods=periods, rows=rows,
+                    lang=language(request), dimension_at_observation=view.dimension_at_observation,
+                    observations=view.observations, attribute_selection=view.attributes, measures=view.measures,
+                    schema_url=f"{base}/sdmx/2.1/schema/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
+                    extra={
+                        "labels": labels,
+                        "timeFormat": request.query_params.get("timeFormat", "original"),
+                        "conceptschemes": [d for d in snap.documents if d["kind"] == "conceptscheme"],
+                        "dataflow_url": f"{base}/sdmx/3.0/structure/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
+                        "datastructure_url": (f"{base}/sdmx/3.0/structure/datastructure/{dsd['agency']}/"
+                                              f"{dsd['id']}/{dsd['version']}"),
+                    },
+                )
+
+            def produce(conn: Connection):
+                flow_key = (flow["agency"], flow["id"], flow["version"])
+                sid = snap.derived(("structure_id", flow_key), lambda: store.structure_row_id(conn, flow))
+                index = snap.derived(("series", sid), lambda: store.series_index(conn, sid, len(dsd["dimensions"])))
+                # The series the key and the c[DIM] filters select, from memory; their
+                # observation count bounds the answer's size before any observation is read.
+                mask = index.matching([d["id"] for d in dsd["dimensions"]], codelists, dq)
+                bound = int(index.counts.sum() if mask is None else index.counts[mask].sum())
+                if bound == 0:
+                    raise not_found("no observations match the query")
+                ids = None if mask is None else index.ids[mask]
+                if ids is not None and len(ids) > store.MAX_SERIES_BY_ID:
+                    ids = None  # many series: named by their codes instead
+                if not dq.series_only:  # else 413 when too many observations match
+                    check_response_size(settings.max_observations, bound,
+                                        lambda: store.count_observations(conn, sid, dsd, codelists, dq, ids))
+                rows = store.data_rows(conn, sid, dsd, codelists, dq, series_ids=ids,
+                                       dimension_at_observation=view.dimension_at_observation)
+                if bound <= settings.buffer_observations and not dq.series_only:
+                    # A small answer: read whole, outlined from its rows, sent whole.
+                    rows = list(rows)
+                    if not rows:
+                        raise not_found("no observations match the query")
+                    return b"".join(fmt.serialise(message(*store.outline_of(rows, dsd, codelists), iter(rows))))
+                codes, periods = [], []
+                if fmt.needs_outline or dq.series_only:
+                    codes, periods = store.data_outline(conn, sid, dsd, codelists, dq, series_ids=ids)
+                first = next(rows, None)  # the 404 is sent before the first byte
+                if first is None:
+                    raise not_found("no observations match the query")
+                return fmt.serialise(message(codes, periods, itertools.chain([first], rows)))
+
+            return produce
+
+        return respond(request, fmt.media_type, prepare)
 
     def serve_structure(request: Request, resource: str, agency: str, artefact_id: str,
                         version: str, references: str, detail: str) -> Response:
@@ -259,53 +292,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if artefact_id not in ("*", "all"):
             q.check_id(artefact_id, "resource id")
         q.check_version(version)
-        conn, state = open_state()
-        try:
-            docs = documents(conn, state)
-            selected = store.find(docs, RESOURCE_KINDS[resource], q.check_agency(agency), artefact_id, version)
-            if not selected:
-                raise not_found(f"no {resource} {agency}:{artefact_id}({version}) is published")
-            chosen = resolve(docs, selected, references)
-        except BaseException:
-            conn.close()
-            raise
         # The SDMX-ML structure writer that also writes metadata structures and metadataflows.
         serialise = api.formats.sdmxml21_metadata.structure_21 if fmt.name == "structure" else fmt.serialise
         # SDMX-JSON writes `name` in the language asked for (beside `names`, all of them).
         options = {"lang": language(request)} if fmt.name == "structurejson" else {}
-        return cached_or(request, conn, state, fmt.media_type,
-                         lambda: serialise(docs, chosen, datetime.now(timezone.utc), **options))
+
+        def prepare(snap: Snapshot):
+            docs = snap.documents
+            selected = store.find(docs, RESOURCE_KINDS[resource], q.check_agency(agency), artefact_id, version)
+            if not selected:
+                raise not_found(f"no {resource} {agency}:{artefact_id}({version}) is published")
+            chosen = resolve(docs, selected, references)
+            return lambda _conn: serialise(docs, chosen, datetime.now(timezone.utc), **options)
+
+        return respond(request, fmt.media_type, prepare, reads_data=False)
 
     def serve_metadata(request: Request, select) -> Response:
         """Metadata sets as negotiated; `select(docs)` picks them (and raises 404/400)."""
         fmt = negotiate("metadata", request.headers.get("accept"), request.query_params.get("format"))
-        conn, state = open_state()
-        try:
-            docs = documents(conn, state)
-            sets = select(docs)
+
+        def prepare(snap: Snapshot):
+            sets = select(snap.documents)
             if not sets:
                 raise not_found("no metadata sets match the query")
-        except BaseException:
-            conn.close()
-            raise
-        msg = md.MetadataResponse(
-            message_id="IREF" + uuid.uuid4().hex[:16].upper(), prepared=datetime.now(timezone.utc),
-            sets=sets, structures=md.structures_for(docs, sets), lang=language(request))
-        return cached_or(request, conn, state, fmt.media_type, lambda: fmt.serialise(msg))
+            msg = md.MetadataResponse(
+                message_id="IREF" + uuid.uuid4().hex[:16].upper(), prepared=datetime.now(timezone.utc),
+                sets=sets, structures=md.structures_for(snap.documents, sets), lang=language(request))
+            return lambda _conn: fmt.serialise(msg)
+
+        return respond(request, fmt.media_type, prepare, reads_data=False)
 
     def serve_schema(request: Request, context: str, agency: str, flow_id: str, version: str) -> Response:
         from api.formats.sdmxml21_schema import dsd_schema
         if context not in ("dataflow", "*"):
             raise not_implemented(f"schemas for {context} are not implemented (only dataflow)")
         negotiate("schema", request.headers.get("accept"), request.query_params.get("format"))
-        conn, state = open_state()
-        try:
-            flow, dsd, codelists = store.dataflow_bundle(documents(conn, state), q.check_agency(agency),
-                                                         q.check_id(flow_id, "dataflow"), q.check_version(version))
-            headers = validators.headers(conn, state, cache.key(
-                state, request.url.path, list(request.query_params.multi_items()), SCHEMA_MEDIA_TYPE, ""))
-        finally:
-            conn.close()
+        snap = snapshots.current()
+        flow, dsd, codelists = bundle(snap, q.check_agency(agency), q.check_id(flow_id, "dataflow"),
+                                      q.check_version(version))
+        headers = validators.headers(snap.published_at, cache.key(
+            snap.token, request.url.path, list(request.query_params.multi_items()), SCHEMA_MEDIA_TYPE, ""))
         if validators.fresh(request, headers):
             return validators.not_modified(headers)
         # The official SDMX schemas are referenced relatively, as generated schemas usually
@@ -319,9 +345,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["service"], summary="Liveness and the current release")
     def health() -> JSONResponse:
-        try:
-            conn, state = open_state()
-            conn.close()
+        try:  # the store itself, not the snapshot: liveness of the database too
+            with engine.connect() as conn:
+                state = store.state_token(conn)
         except OperationalError:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "release": int(state)})
@@ -363,18 +389,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return serve_data(request, agency, resource_id, version, dq)
 
     def _dimension_count(agency: str, flow_id: str, version: str) -> int:
-        conn, state = open_state()
-        try:
-            _, dsd, _ = store.dataflow_bundle(documents(conn, state), agency, flow_id, version)
-        finally:
-            conn.close()
+        _, dsd, _ = bundle(snapshots.current(), agency, flow_id, version)
         return len(dsd["dimensions"])
 
     # Availability (api.availability): an Actual content constraint for a data query.
     def serve_availability(request: Request, agency: str, flow_id: str, version: str,
                            component: str | None, make_query) -> Response:
-        return av.serve(request, agency, flow_id, version, component, make_query, open_state=open_state,
-                        documents=documents, cached_or=cached_or, lang=language(request))
+        return av.serve(request, agency, flow_id, version, component, make_query, respond=respond,
+                        bundle=bundle, lang=language(request))
 
     @app.get("/sdmx/3.0/availability/{context}/{agency}/{resource_id}/{version}/{key}/{component_id}",
              tags=["SDMX REST v2"], summary="Data availability: the codes, time range and counts of a data "
@@ -431,11 +453,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              summary="A dataflow's reference metadata (SIMS 2.0) as a web page; ?lang=az|en|ru")
     def metadata_page(request: Request, flow_id: str, lang: str | None = None) -> Response:
         page_lang = page_language(lang, request.headers.get("accept-language"))
-        conn, state = open_state()
-        try:
-            docs = documents(conn, state)
-        finally:
-            conn.close()
+        docs = snapshots.current().documents
         sets = [s for s in md.metadata_sets(docs) if s["target"]["id"] == flow_id]
         if not sets:
             return HTMLResponse(f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Not found'

@@ -227,9 +227,9 @@ def parse_flow_ref(flow_ref: str) -> tuple[str, str, str]:
 
 
 def serve(request, agency: str, flow_id: str, version: str, component: str | None, make_query,
-          *, open_state, documents, cached_or, lang: str):
+          *, respond, bundle, lang: str):
     """The availability answer as negotiated. `make_query(n_dims)` parses the data query;
-    open_state / documents / cached_or are the application's (api.app)."""
+    respond / bundle are the application's (api.app)."""
     from api import store
     from api.negotiation import negotiate
 
@@ -240,20 +240,18 @@ def serve(request, agency: str, flow_id: str, version: str, component: str | Non
     if params.get("reportingYearStartDay") not in (None, "--01-01"):
         raise not_implemented("reportingYearStartDay: every period here is a calendar period "
                               "(only --01-01 is served)")
-    conn, state = open_state()
-    try:
-        docs = documents(conn, state)
-        flow, dsd, codelists = store.dataflow_bundle(docs, agency, flow_id, version)
+
+    def prepare(snap):
+        flow, dsd, codelists = bundle(snap, agency, flow_id, version)
         components = check_components(component, dsd)
         dq = make_query(len(dsd["dimensions"]))
-    except BaseException:
-        conn.close()
-        raise
 
-    def produce():
-        sid = store.structure_row_id(conn, flow)
-        av = availability(conn, sid, flow, dsd, codelists, dq, mode, components)
-        av.references, av.lang = references, lang
-        return iter([b"".join(fmt.serialise(av, docs))])  # whole: errors before the first byte
+        def produce(conn):
+            sid = store.structure_row_id(conn, flow)
+            av = availability(conn, sid, flow, dsd, codelists, dq, mode, components)
+            av.references, av.lang = references, lang
+            return b"".join(fmt.serialise(av, snap.documents))  # whole: errors before the first byte
 
-    return cached_or(request, conn, state, fmt.media_type, produce)
+        return produce
+
+    return respond(request, fmt.media_type, prepare)

@@ -10,6 +10,17 @@ Environment variables (all optional except where the database URL is concerned):
     Bytes on disk for the response cache; least recently used entries go first.
 ``CACHE_MAX_ENTRY`` (default 64 MiB)
     Larger responses are streamed but not kept in the response cache.
+``MEMORY_CACHE_SIZE`` (default 64 MiB)
+    Bytes of recent small responses (up to 1 MiB each) each API process keeps in memory,
+    in front of the on-disk cache.
+``BUFFER_OBSERVATIONS`` (default 20,000)
+    Data answers of up to this many observations are read whole and sent with a
+    Content-Length; larger ones are streamed as they are read (memory stays flat).
+``STATE_TTL`` (default 1 second)
+    How long an API process trusts its last reading of the store's state (which release
+    is current) before reading it again. A response served from the cache costs no
+    database round trip within that time; a new release is seen by every process at most
+    this many seconds after it is published. 0: read it on every request.
 ``HTTP_MAX_AGE`` (default 300)
     Seconds a client or proxy may reuse a data, structure, schema or metadata response
     without asking again (``Cache-Control: public, max-age=...``). After that it revalidates
@@ -43,6 +54,9 @@ class Settings:
     cache_dir: str
     cache_size: int  # bytes on disk for the response cache
     cache_max_entry: int  # larger responses are streamed but not cached
+    memory_cache_size: int = 64 * 1024**2  # bytes of small responses kept in memory
+    state_ttl: float = 1.0  # seconds the state of the store is trusted before re-reading
+    buffer_observations: int = 20_000  # data answers up to this size are sent whole, not streamed
     http_max_age: int = 300  # seconds, Cache-Control max-age
     max_uri_length: int = 4096  # bytes of path + query string; longer: 414
     max_observations: int = 5_000_000  # per data response; more: 413
@@ -58,6 +72,9 @@ class Settings:
             cache_dir=env("CACHE_DIR", str(ROOT / "var" / "cache")),
             cache_size=int(env("CACHE_SIZE", 2 * 1024**3)),
             cache_max_entry=int(env("CACHE_MAX_ENTRY", 64 * 1024**2)),
+            memory_cache_size=int(env("MEMORY_CACHE_SIZE", 64 * 1024**2)),
+            state_ttl=float(env("STATE_TTL", 1.0)),
+            buffer_observations=int(env("BUFFER_OBSERVATIONS", 20_000)),
             http_max_age=int(env("HTTP_MAX_AGE", 300)),
             max_uri_length=int(env("MAX_URI_LENGTH", 4096)),
             max_observations=int(env("MAX_OBSERVATIONS", 5_000_000)),

@@ -28,14 +28,12 @@ from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import FastAPI, Request
-from sqlalchemy import Connection
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import store
 from api.config import Settings
 from api.errors import SdmxError, error_json, error_xml
 
@@ -118,22 +116,13 @@ class Validators:
 
     def __init__(self, max_age: int):
         self.cache_control = f"public, max-age={max_age}"
-        self._published: tuple[str, datetime | None] = ("", None)  # (state, latest release time)
 
-    def last_modified(self, conn: Connection, state: str) -> datetime | None:
-        memo_state, at = self._published
-        if memo_state != state:  # one read per new release, not per request
-            at = store.last_published(conn)
-            self._published = (state, at)
-        return at
-
-    def headers(self, conn: Connection, state: str, key: str) -> dict[str, str]:
+    def headers(self, published_at: datetime | None, key: str) -> dict[str, str]:
         """ETag (from `key`, the response-cache key: state, path, query, media type, language),
-        Last-Modified, Cache-Control and Vary."""
+        Last-Modified (`published_at`, the latest release), Cache-Control and Vary."""
         h = {"ETag": f'W/"{key[:32]}"', "Cache-Control": self.cache_control, "Vary": VARY}
-        at = self.last_modified(conn, state)
-        if at is not None:
-            h["Last-Modified"] = format_datetime(at.astimezone(timezone.utc), usegmt=True)
+        if published_at is not None:
+            h["Last-Modified"] = format_datetime(published_at.astimezone(timezone.utc), usegmt=True)
         return h
 
     @staticmethod
@@ -172,15 +161,11 @@ def http_date(value: str | None) -> datetime | None:
 
 # --- 413: too many observations ----------------------------------------------------------------
 
-def check_response_size(limit: int, codes: list[list[str]], periods: list[str],
-                        count: Callable[[], int]) -> None:
+def check_response_size(limit: int, bound: int, count: Callable[[], int]) -> None:
     """413 when the data query matches more than `limit` observations.
 
-    The outline (codes per dimension x periods) bounds the count from above; only when that
-    bound is over the limit are the observations counted."""
-    bound = len(periods)
-    for present in codes:
-        bound *= len(present)
+    `bound` (the observations of the series the key selects) bounds the count from above;
+    only when it is over the limit are the observations counted."""
     if bound <= limit:
         return
     asked = count()

@@ -7,14 +7,17 @@ names a staging table (tests check the SQL the API emits).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+import numpy as np
 from sqlalchemy import Connection, and_, false, func, or_, select
 
 from api.errors import bad_request, not_found
 from api.formats import Obs
 from api.query import DataQuery, match_code, period_bound, version_key
+from store.periods import bounds as period_bounds
 from store.schema import (
     DIMENSION_COLUMNS,
     public_observation as o,
@@ -93,13 +96,86 @@ def structure_row_id(conn: Connection, flow: dict) -> int:
         st.c.version == flow["version"])).scalar_one()
 
 
+# --- the series of a dataflow, in memory ----------------------------------------------------
+
+@dataclass(frozen=True)
+class SeriesIndex:
+    """The current series of one dataflow, in series-key order, with their observation
+    counts: read once per snapshot (api.snapshot), so that a data query picks its series
+    here, with array operations, rather than by scanning public_series every time."""
+
+    ids: np.ndarray  # public_series.id
+    codes: list[np.ndarray]  # per dimension: each series' code, as a position in `values`
+    values: list[list[str]]  # per dimension: the codes that occur
+    positions: list[dict[str, int]]  # per dimension: code -> position in `values`
+    counts: np.ndarray  # current observations per series
+
+    def matching(self, dims: list[str], codelists: dict, q: DataQuery) -> np.ndarray | None:
+        """Which series the query's keys and c[DIM] filters keep (a boolean mask), or None
+        when it names no dimension (every series)."""
+        mask = None
+        if q.keys:
+            mask = np.zeros(len(self.ids), dtype=bool)
+            for key in q.keys:
+                one = np.ones(len(self.ids), dtype=bool)
+                for i, codes in enumerate(key):
+                    if codes is not None:
+                        one &= self._isin(i, codes)
+                mask |= one
+        for comp, groups in q.filters.items():
+            if comp in dims:
+                i = dims.index(comp)
+                for alts in groups:
+                    allowed = [c["id"] for c in codelists[comp]["codes"]
+                               if any(match_code(c["id"], op, v) for op, v in alts)]
+                    keep = self._isin(i, allowed)
+                    mask = keep if mask is None else mask & keep
+        return mask
+
+    def _isin(self, dim: int, codes: Iterable[str]) -> np.ndarray:
+        wanted = [self.positions[dim][c] for c in codes if c in self.positions[dim]]
+        return np.isin(self.codes[dim], np.asarray(wanted, dtype=self.codes[dim].dtype))
+
+
+def series_index(conn: Connection, structure_id: int, n_dims: int) -> SeriesIndex:
+    dcols = [s.c[c] for c in DIMENSION_COLUMNS[:n_dims]]
+    rows = conn.execute(
+        select(s.c.id, *dcols, func.count(o.c.id)).select_from(s.join(o, o.c.series_ref == s.c.id))
+        .where(s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None))
+        .group_by(s.c.id, *dcols, s.c.series_key).order_by(s.c.series_key)).all()
+    values: list[list[str]] = [[] for _ in range(n_dims)]
+    positions: list[dict[str, int]] = [{} for _ in range(n_dims)]
+    codes = [np.empty(len(rows), dtype=np.int32) for _ in range(n_dims)]
+    for n, row in enumerate(rows):
+        for i in range(n_dims):
+            code = row[1 + i]
+            pos = positions[i].get(code)
+            if pos is None:
+                pos = positions[i][code] = len(values[i])
+                values[i].append(code)
+            codes[i][n] = pos
+    return SeriesIndex(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)), codes,
+                       values, positions, np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows)))
+
+
+#: Up to this many series, a query names them by id (public_series.id IN ...); above it,
+#: by their codes (d1 ... dN IN ...), which keeps statements short for wide queries.
+MAX_SERIES_BY_ID = 2000
+
+
 # --- data -----------------------------------------------------------------------------
 
-def _conditions(structure_id: int, dsd: dict, codelists: dict, q: DataQuery) -> list:
+def _conditions(structure_id: int, dsd: dict, codelists: dict, q: DataQuery,
+                series_ids: np.ndarray | None = None) -> list:
+    """The WHERE clause of a data query. With `series_ids` (the series the key and the
+    c[DIM] filters keep, from the SeriesIndex) the dimension conditions are those ids."""
     dims = [d["id"] for d in dsd["dimensions"]]
     col = {dim: s.c[DIMENSION_COLUMNS[i]] for i, dim in enumerate(dims)}
-    where = [s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None)]
-    if q.keys:
+    if series_ids is not None:  # the ids imply the dataflow; the planner starts from them
+        where = [s.c.id.in_([int(i) for i in series_ids]), o.c.superseded_ref.is_(None)]
+    else:
+        where = [s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None)]
+    if q.keys and series_ids is None:
         alternatives = []
         for key in q.keys:
             parts = [col[dim].in_(sorted(codes)) for dim, codes in zip(dims, key) if codes is not None]
@@ -109,6 +185,8 @@ def _conditions(structure_id: int, dsd: dict, codelists: dict, q: DataQuery) -> 
     attr_cols = {"OBS_STATUS": o.c.obs_status, "CONF_STATUS": o.c.conf_status}
     for comp, groups in q.filters.items():
         for alts in groups:
+            if comp in col and series_ids is not None:
+                continue  # in the series ids
             if comp in col:
                 allowed = [c["id"] for c in codelists[comp]["codes"]
                            if any(match_code(c["id"], op, v) for op, v in alts)]
@@ -163,11 +241,12 @@ def _value_condition(op: str, value: str):
     return ops[op]
 
 
-def _limited(structure_id: int, dsd: dict, codelists: dict, q: DataQuery) -> list:
+def _limited(structure_id: int, dsd: dict, codelists: dict, q: DataQuery,
+             series_ids: np.ndarray | None = None) -> list:
     """The WHERE clause of a data query, with firstNObservations / lastNObservations applied:
     per series, the first / last N observations by period among those the other filters
     keep (both given: the union of the two)."""
-    where = _conditions(structure_id, dsd, codelists, q)
+    where = _conditions(structure_id, dsd, codelists, q, series_ids)
     if not (q.first_n or q.last_n):
         return where
     ranks = {}
@@ -188,18 +267,18 @@ def _limited(structure_id: int, dsd: dict, codelists: dict, q: DataQuery) -> lis
 
 
 def count_observations(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
-                       q: DataQuery) -> int:
+                       q: DataQuery, series_ids: np.ndarray | None = None) -> int:
     """How many observations the query's result holds (checked against the response limit)."""
     return conn.execute(select(func.count()).select_from(o.join(s, s.c.id == o.c.series_ref))
-                        .where(*_limited(structure_id, dsd, codelists, q))).scalar_one()
+                        .where(*_limited(structure_id, dsd, codelists, q, series_ids))).scalar_one()
 
 
 def data_outline(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
-                 q: DataQuery) -> tuple[list[list[str]], list[str]]:
+                 q: DataQuery, series_ids: np.ndarray | None = None) -> tuple[list[list[str]], list[str]]:
     """The codes per dimension and the periods that the query's result contains."""
     n = len(dsd["dimensions"])
     dcols = [s.c[c] for c in DIMENSION_COLUMNS[:n]]
-    where = _limited(structure_id, dsd, codelists, q)
+    where = _limited(structure_id, dsd, codelists, q, series_ids)
     base = select(*dcols).select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where).distinct()
     present: list[set[str]] = [set() for _ in range(n)]
     for row in conn.execute(base):
@@ -217,7 +296,8 @@ def data_outline(conn: Connection, structure_id: int, dsd: dict, codelists: dict
 
 
 def data_rows(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
-              q: DataQuery, *, dimension_at_observation: str | None = None) -> Iterator[Obs]:
+              q: DataQuery, *, dimension_at_observation: str | None = None,
+              series_ids: np.ndarray | None = None) -> Iterator[Obs]:
     """Observations streamed from the database, grouped for the requested view.
 
     Time series (default, TIME_PERIOD at the observation level): series-key then period
@@ -228,7 +308,7 @@ def data_rows(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
     matching observations, in key order, with period and value None."""
     n = len(dsd["dimensions"])
     dcols = [s.c[c] for c in DIMENSION_COLUMNS[:n]]
-    where = _limited(structure_id, dsd, codelists, q)
+    where = _limited(structure_id, dsd, codelists, q, series_ids)
     join = o.join(s, s.c.id == o.c.series_ref)
     if q.series_only:
         stmt = (select(*dcols).select_from(join).where(*where).distinct()
@@ -248,3 +328,15 @@ def data_rows(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(stmt)
     for row in result:
         yield Obs(tuple(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3])
+
+
+def outline_of(rows: list[Obs], dsd: dict, codelists: dict) -> tuple[list[list[str]], list[str]]:
+    """The outline (codes per dimension in codelist order, periods in time order) of rows
+    already read: what data_outline asks the database for, without asking it."""
+    present = [set(codes) for codes in zip(*(r.key for r in rows))] if rows else []
+    codes = []
+    for i, dim in enumerate(dsd["dimensions"]):
+        seen = present[i] if present else set()
+        codes.append([c["id"] for c in codelists[dim["id"]]["codes"] if c["id"] in seen])
+    periods = sorted({r.period for r in rows if r.period is not None}, key=period_bounds)
+    return codes, periods

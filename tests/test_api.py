@@ -144,7 +144,9 @@ def test_cache_is_keyed_by_the_state_of_the_store(tmp_path, content, demo_files)
     url = f"sqlite:///{tmp_path}/store.sqlite"
     publish_demo(url, content, demo_files)
     app = create_app(Settings(database_url=url, cache_dir=str(tmp_path / "cache"),
-                              cache_size=2**28, cache_max_entry=2**24))
+                              cache_size=2**28, cache_max_entry=2**24, state_ttl=5.0))
+    now = [1000.0]  # the API's clock for re-reading the state of the store (STATE_TTL)
+    app.state.snapshots.clock = lambda: now[0]
     query = f"{DATA}/Q.RU.F._T._T?startPeriod=2025-Q4&format=csv"
     with TestClient(app) as client:
         first = client.get(query)
@@ -172,6 +174,11 @@ def test_cache_is_keyed_by_the_state_of_the_store(tmp_path, content, demo_files)
         engine = make_engine(url)
         ingest(engine, read_extract(revised, flow))
         publish(engine, content, "revision")
+        # Within STATE_TTL of the last reading, this process has not looked again...
+        now[0] += 4.9
+        assert client.get(query).content == first.content
+        # ...once it has passed, the next answer shows the revision.
+        now[0] += 0.2
         after = client.get(query)
         assert after.headers["x-cache"] == "miss"
         assert f"2025-Q4,{old_value + 1}," in after.text

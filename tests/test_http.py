@@ -52,17 +52,21 @@ def vary(response) -> set[str]:
 
 # --- gzip ----------------------------------------------------------------------------------
 
-def test_gzip_for_clients_that_ask_and_plain_bytes_for_the_others(api_client):
-    # A query no other test asks (the shared client's cache would answer it whole).
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_gzip_for_clients_that_ask_and_plain_bytes_for_the_others(published_store, tmp_path, streamed):
+    # Answers above BUFFER_OBSERVATIONS are streamed as they are read; smaller ones are
+    # sent whole, with a Content-Length. Both are compressed for gzip clients.
     query = f"{DATA}?format=csv&startPeriod=2019-Q3"
-    with api_client.stream("GET", query, headers={"Accept-Encoding": "gzip"}) as r:
-        assert r.status_code == 200
-        assert r.headers["content-encoding"] == "gzip"
-        assert "content-length" not in r.headers  # a streamed response stays streamed
-        compressed = b"".join(r.iter_raw())
-    with api_client.stream("GET", query, headers={"Accept-Encoding": "identity"}) as r:
-        assert "content-encoding" not in r.headers
-        plain = b"".join(r.iter_raw())
+    with make_client(published_store, tmp_path, buffer_observations=0 if streamed else 20_000) as client:
+        with client.stream("GET", query, headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.status_code == 200
+            assert r.headers["content-encoding"] == "gzip"
+            assert ("content-length" not in r.headers) is streamed  # a streamed response stays streamed
+            compressed = b"".join(r.iter_raw())
+        with client.stream("GET", query, headers={"Accept-Encoding": "identity"}) as r:
+            assert "content-encoding" not in r.headers
+            assert r.headers["x-cache"] == "hit"  # kept whole from the first answer
+            plain = b"".join(r.iter_raw())
     assert plain.startswith(b"STRUCTURE,STRUCTURE_ID,ACTION,FREQ")
     assert gzip.decompress(compressed) == plain
     assert len(compressed) < len(plain) / 4
@@ -106,15 +110,23 @@ def test_the_etag_names_one_representation(api_client):
     assert first.headers["etag"] not in others and len(others) == 4
 
 
-def test_a_304_is_answered_without_reading_observations(published_store, tmp_path):
-    with make_client(published_store, tmp_path) as client:
+@pytest.mark.parametrize("state_ttl", [60.0, 0.0])
+def test_a_304_is_answered_without_reading_observations(published_store, tmp_path, state_ttl):
+    with make_client(published_store, tmp_path, state_ttl=state_ttl) as client:
         etag = client.get(f"{DATA}?format=jsondata").headers["etag"]
         statements: list[str] = []
         event.listen(client.app.state.engine, "before_cursor_execute",
                      lambda conn, cursor, stmt, *a: statements.append(stmt))
         r = client.get(f"{DATA}?format=jsondata", headers={"If-None-Match": etag})
-    assert r.status_code == 304
-    assert statements and not [s for s in statements if "public_observation" in s]
+        assert r.status_code == 304
+        if state_ttl:
+            # Within STATE_TTL the state of the store is not read again: no round trip at all.
+            assert statements == []
+        else:
+            # Read again on every request: one look at the releases, none at the observations.
+            assert statements and not [s for s in statements if "public_observation" in s]
+        client.get(f"{DATA}/Q.TR.F._T._T?format=jsondata")  # a new query does read them
+    assert [s for s in statements if "public_observation" in s]
 
 
 def test_if_modified_since(api_client):

@@ -41,7 +41,8 @@ class DataMessage:
     dsd: dict  # the datastructure document
     codelists: dict[str, dict]  # component id -> codelist document (names for labels)
     # Per dimension, the codes that occur in the result, in codelist order; and the
-    # periods that occur, in time order. Known before the rows stream (SDMX-JSON needs them).
+    # periods that occur, in time order. Known before the rows stream for the formats
+    # registered with needs_outline (SDMX-JSON); may be empty for the others.
     dimension_codes: list[list[str]]
     periods: list[str]
     rows: Iterator[Obs]
@@ -147,16 +148,20 @@ class Format:
     media_type: str  # the full media type sent in Content-Type
     serialise: Callable[..., Iterator[bytes]]
     kind: str  # "data" or "structure"
+    # True when the serialiser reads DataMessage.dimension_codes / periods (the outline of
+    # the result, written before the observations). For other formats the API skips the
+    # queries that compute it on large responses.
+    needs_outline: bool = False
 
 
 REGISTRY: dict[str, Format] = {}
 
 
-def register(name: str, media_type: str, kind: str):
+def register(name: str, media_type: str, kind: str, *, needs_outline: bool = False):
     """Decorator: register a serialiser under a short name and its SDMX media type."""
 
     def wrap(fn):
-        REGISTRY[name] = Format(name, media_type, fn, kind)
+        REGISTRY[name] = Format(name, media_type, fn, kind, needs_outline)
         return fn
 
     return wrap

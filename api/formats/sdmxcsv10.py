@@ -112,7 +112,7 @@ def _rows(message: DataMessage, labels: str, time_format: str) -> Iterator[bytes
     if labels == "both" and (name := _name(message.dataflow.get("name"), message.lang)):
         flow = f"{flow}: {name}"
     normalize = time_format == "normalized"
-    period_text = {p: normalized_period(p) for p in message.periods} if normalize else {}
+    period_text: dict[str, str] = {}  # each period normalised once
     plain = labels == "id"
 
     buf = io.StringIO()
@@ -122,7 +122,9 @@ def _rows(message: DataMessage, labels: str, time_format: str) -> Iterator[bytes
         key = row.key if plain else [cell(d, c) for d, c in zip(dims, row.key)]
         values = message.observation_attributes(row)
         attrs = [constant[a] if a in constant else cell(a, values[obs_slot[a]] or "") for a in attributes]
-        period = (period_text.get(row.period) or normalized_period(row.period)) if normalize else row.period
+        period = row.period
+        if normalize:
+            period = period_text.get(period) or period_text.setdefault(period, normalized_period(period))
         out.writerow([flow, *key, period, format_value(row.value), *attrs])
         if buf.tell() >= CHUNK:
             yield buf.getvalue().encode("utf-8")

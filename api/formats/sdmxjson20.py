@@ -280,7 +280,7 @@ def _observation_encoder(message: DataMessage, layout: _Layout):
     return encode
 
 
-@register("jsondata", MEDIA_TYPE, "data")
+@register("jsondata", MEDIA_TYPE, "data", needs_outline=True)
 def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
     layout = _Layout(message)
     meta = {
