@@ -21,6 +21,8 @@ from api.formats import REGISTRY, Format
 MEDIA = {
     "data": {
         ("application/vnd.sdmx.structurespecificdata+xml", "2.1"): "structurespecificdata",
+        ("application/vnd.sdmx.structurespecificdata+xml", "3.0.0"): "structurespecificdata30",
+        ("application/vnd.sdmx.structurespecificdata+xml", "3.0"): "structurespecificdata30",
         ("application/vnd.sdmx.genericdata+xml", "2.1"): "genericdata",
         ("application/vnd.sdmx.data+json", "2.0.0"): "jsondata",
         ("application/vnd.sdmx.data+json", "2.0"): "jsondata",
@@ -52,6 +54,7 @@ MEDIA = {
 DEFAULT = {"data": "structurespecificdata", "structure": "structure", "schema": "schema"}
 # Versionless SDMX media types mean the newest version we serve.
 LATEST = {
+    # SDMX-ML 2.1 stays the default for data too; SDMX-ML 3.0 when asked with version=3.0.0.
     "application/vnd.sdmx.structurespecificdata+xml": "2.1",
     "application/vnd.sdmx.genericdata+xml": "2.1",
     "application/vnd.sdmx.data+json": "2.0.0",
@@ -66,6 +69,7 @@ LATEST = {
 FORMAT_PARAM = {
     "data": {"structurespecificdata": "structurespecificdata", "xml": "structurespecificdata",
              "sdmx-ml": "structurespecificdata", "genericdata": "genericdata",
+             "structurespecificdata30": "structurespecificdata30", "xml30": "structurespecificdata30",
              "jsondata": "jsondata", "json": "jsondata", "sdmx-json": "jsondata",
              "csvdata": "csvdata", "csv": "csvdata", "sdmx-csv": "csvdata",
              "csvdata10": "csvdata10", "csv10": "csvdata10"},

@@ -1,7 +1,8 @@
 """A second, independent client (pysdmx, the BIS library) reads every data format it
 can read, for every dataflow, with exactly the numbers released.
 
-pysdmx reads SDMX-ML 2.1 (structure-specific and generic) and SDMX-CSV 1.0 and 2.0 data;
+pysdmx reads SDMX-ML 2.1 (structure-specific and generic), SDMX-ML 3.0 (structure-specific)
+and SDMX-CSV 1.0 and 2.0 data;
 it has no SDMX-JSON data reader (tests/test_formats.py compares SDMX-JSON with SDMX-CSV).
 The released numbers come from the publisher's private log (the `ingested` fixture of
 tests/test_sdmx_client.py): withheld cells must be read as missing.
@@ -20,6 +21,7 @@ pysdmx_io = pytest.importorskip("pysdmx.io", reason="pysdmx is in the test extra
 FORMATS = {
     "SDMX-ML 2.1 structure-specific": "structurespecificdata",
     "SDMX-ML 2.1 generic": "genericdata",
+    "SDMX-ML 3.0 structure-specific": "structurespecificdata30",
     "SDMX-CSV 2.0": "csvdata",
     "SDMX-CSV 1.0": "csvdata10",
 }

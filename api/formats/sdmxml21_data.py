@@ -109,12 +109,6 @@ def generic_data(message: DataMessage) -> Iterator[bytes]:
 @register("structurespecificdata",
           "application/vnd.sdmx.structurespecificdata+xml; charset=utf-8; version=2.1", "data")
 def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
-    obs_attrs = message.observation_attribute_ids
-    measure = message.dsd["primary_measure"]["id"]
-    on_series, on_obs = _levels(message)
-    series_attrs = "".join(f' {k}="{v}"' for k, v in on_series.items())
-    obs_constants = "".join(f' {k}="{v}"' for k, v in on_obs.items())
-    measures = message.measures
     namespace = dsd_namespace(message.dataflow, message.dimension_at_observation)
     schema_url = message.schema_url
     if schema_url and not message.time_series:
@@ -127,6 +121,24 @@ def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
             + _header(message, namespace)
             + f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType" '
             'ss:dataScope="DataStructure" ss:action="Information">')
+    yield from structure_specific_content(message, out)
+    out.add("</message:DataSet></message:StructureSpecificData>\n")
+    yield out.flush()
+
+
+def structure_specific_content(message: DataMessage, out: Chunker) -> Iterator[bytes]:
+    """The content of a structure-specific data set, streamed through ``out``: ``Series``
+    with their ``Obs`` (or, flat, ``Obs`` alone), every dimension, measure and attribute
+    an unqualified XML attribute. The same in SDMX-ML 2.1 and 3.0, whose writers add
+    their own message, header and DataSet element around it (api.formats.sdmxml30_data).
+
+    Yields the blocks ``out`` fills; what remains in ``out`` is the caller's to flush."""
+    obs_attrs = message.observation_attribute_ids
+    measure = message.dsd["primary_measure"]["id"]
+    on_series, on_obs = _levels(message)
+    series_attrs = "".join(f' {k}="{v}"' for k, v in on_series.items())
+    obs_constants = "".join(f' {k}="{v}"' for k, v in on_obs.items())
+    measures = message.measures
     obs_dims = message.observation_dimension_ids
 
     def observation(parts: list[str], row) -> None:
@@ -159,5 +171,3 @@ def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
                 parts.append("/>")
             if block := out.add("".join(parts)):
                 yield block
-    out.add("</message:DataSet></message:StructureSpecificData>\n")
-    yield out.flush()
