@@ -32,6 +32,7 @@ import api.formats.sdmxjson20_structure  # noqa: F401
 import api.formats.sdmxml21_data  # noqa: F401
 import api.formats.sdmxml21_metadata
 import api.formats.sdmxml21_structure  # noqa: F401
+import api.formats.sdmxml30_data  # noqa: F401
 import api.formats.sdmxml30_structure  # noqa: F401
 from api import availability as av
 from api import metadata as md
@@ -41,7 +42,7 @@ from api.cache import ResponseCache
 from api.snapshot import Snapshot, Snapshots
 from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
-from api.formats import REGISTRY, DataMessage, Format
+from api.formats import REGISTRY, DataMessage, Format, columns
 from api.formats.sdmxml21_data import dsd_namespace
 from api.http import Validators, check_response_size, install as install_http
 from api.metadata_page import page_language, render
@@ -114,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry,
                           settings.memory_cache_size)
     snapshots = Snapshots(engine, settings.state_ttl)
+    # Large answers are read as Arrow columns by the database's ADBC driver, when installed.
+    arrow_reader = store.arrow_reader(engine.url) if settings.arrow_reads else None
     app.state.engine, app.state.cache, app.state.snapshots = engine, cache, snapshots
     install_http(app, settings)  # gzip, CORS, the URI limit (api.http)
     validators = Validators(settings.http_max_age)
@@ -270,6 +273,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 codes, periods = [], []
                 if fmt.needs_outline or dq.series_only:
                     codes, periods = store.data_outline(conn, sid, dsd, codelists, dq, series_ids=ids)
+                if arrow_reader and fmt.columnar and labels == "id" and view == q.DataView(dsd["time_dimension"]["id"]):
+                    # A large answer in the default view: read and written as columns.
+                    batches = store.data_batches(arrow_reader, snap.token, sid, dsd, codelists, dq, ids)
+                    try:
+                        first = next(batches, None)  # the 404 is sent before the first byte
+                    except store.StaleState:
+                        pass  # a release since the snapshot: rows, from this transaction
+                    else:
+                        if first is None:
+                            raise not_found("no observations match the query")
+                        msg = message(codes, periods, iter(()))
+                        msg.batches = (columns.batch_of(b, index.positions_of)
+                                       for b in itertools.chain([first], batches))
+                        msg.key_of_series = index.key
+                        return fmt.serialise(msg)
                 first = next(rows, None)  # the 404 is sent before the first byte
                 if first is None:
                     raise not_found("no observations match the query")

@@ -16,6 +16,10 @@ Environment variables (all optional except where the database URL is concerned):
 ``BUFFER_OBSERVATIONS`` (default 20,000)
     Data answers of up to this many observations are read whole and sent with a
     Content-Length; larger ones are streamed as they are read (memory stays flat).
+``ARROW_READS`` (default 1)
+    Read large data answers (above BUFFER_OBSERVATIONS, default view) as Arrow columns
+    through the database's ADBC driver (adbc-driver-sqlite / adbc-driver-postgresql), and
+    write them a batch at a time (api.formats.columns). 0: always row by row.
 ``STATE_TTL`` (default 1 second)
     How long an API process trusts its last reading of the store's state (which release
     is current) before reading it again. A response served from the cache costs no
@@ -57,6 +61,7 @@ class Settings:
     memory_cache_size: int = 64 * 1024**2  # bytes of small responses kept in memory
     state_ttl: float = 1.0  # seconds the state of the store is trusted before re-reading
     buffer_observations: int = 20_000  # data answers up to this size are sent whole, not streamed
+    arrow_reads: bool = True  # large answers read as Arrow columns (ADBC) and written vectorised
     http_max_age: int = 300  # seconds, Cache-Control max-age
     max_uri_length: int = 4096  # bytes of path + query string; longer: 414
     max_observations: int = 5_000_000  # per data response; more: 413
@@ -75,6 +80,7 @@ class Settings:
             memory_cache_size=int(env("MEMORY_CACHE_SIZE", 64 * 1024**2)),
             state_ttl=float(env("STATE_TTL", 1.0)),
             buffer_observations=int(env("BUFFER_OBSERVATIONS", 20_000)),
+            arrow_reads=env("ARROW_READS", "1") not in ("0", "false", "no"),
             http_max_age=int(env("HTTP_MAX_AGE", 300)),
             max_uri_length=int(env("MAX_URI_LENGTH", 4096)),
             max_observations=int(env("MAX_OBSERVATIONS", 5_000_000)),

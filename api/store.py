@@ -132,6 +132,19 @@ class SeriesIndex:
                     mask = keep if mask is None else mask & keep
         return mask
 
+    def key(self, position: int) -> tuple[str, ...]:
+        """The series key of the series at `position`."""
+        return tuple(values[codes[position]] for values, codes in zip(self.values, self.codes))
+
+    def positions_of(self, ids: np.ndarray) -> np.ndarray:
+        """The positions of series ids (public_series.id) in this index."""
+        order = self._order
+        return order[np.searchsorted(self.ids, ids, sorter=order)]
+
+    @property
+    def _order(self) -> np.ndarray:
+        return self.__dict__.setdefault("_sorter", np.argsort(self.ids, kind="stable"))
+
     def _isin(self, dim: int, codes: Iterable[str]) -> np.ndarray:
         wanted = [self.positions[dim][c] for c in codes if c in self.positions[dim]]
         return np.isin(self.codes[dim], np.asarray(wanted, dtype=self.codes[dim].dtype))
@@ -340,3 +353,84 @@ def outline_of(rows: list[Obs], dsd: dict, codelists: dict) -> tuple[list[list[s
         codes.append([c["id"] for c in codelists[dim["id"]]["codes"] if c["id"] in seen])
     periods = sorted({r.period for r in rows if r.period is not None}, key=period_bounds)
     return codes, periods
+
+
+# --- observations as Arrow record batches (large answers) ------------------------------------
+
+class StaleState(Exception):
+    """The store moved to another release between the snapshot and this read."""
+
+
+def arrow_reader(engine_url) -> tuple[str, str] | None:
+    """(ADBC driver module, connection URI) for the store, or None when no ADBC driver
+    for its database is installed (the rows are then read through SQLAlchemy)."""
+    name = engine_url.get_backend_name()
+    try:
+        if name == "sqlite":
+            import adbc_driver_sqlite.dbapi  # noqa: F401
+            path = engine_url.database or ""
+            path = path.removeprefix("file:").split("?")[0]
+            return ("adbc_driver_sqlite.dbapi", f"file:{path}?mode=ro") if path else None
+        if name == "postgresql":
+            import adbc_driver_postgresql.dbapi  # noqa: F401
+            return ("adbc_driver_postgresql.dbapi",
+                    engine_url.set(drivername="postgresql").render_as_string(hide_password=False))
+    except ImportError:
+        return None
+    return None
+
+
+def _positional(stmt, backend: str) -> tuple[str, list]:
+    """`stmt` as SQL text with positional parameters in the ADBC driver's style."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = (sqlite.dialect(paramstyle="qmark") if backend == "sqlite"
+               else postgresql.psycopg.dialect(paramstyle="numeric_dollar"))
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    values = [params[name] for name in compiled.positiontup]
+    if backend == "sqlite":  # SQLAlchemy keeps dates in SQLite as ISO text
+        values = [v.isoformat() if isinstance(v, date) else v for v in values]
+    return str(compiled), values
+
+
+def data_batches(reader: tuple[str, str], token: str, structure_id: int, dsd: dict, codelists: dict,
+                 q: DataQuery, series_ids: np.ndarray | None = None,
+                 batch_rows: int = 65536) -> Iterator:
+    """The time-series observations of a data query as Arrow record batches (columns
+    series_ref, time_period, value, obs_status, conf_status), in series-key then period
+    order: what data_rows yields, read by the database's ADBC driver into columns, several
+    times faster than row objects for a large answer.
+
+    The read runs in its own read-only transaction, which must see the release `token`
+    (the snapshot the response is built on): StaleState is raised, before any batch, when
+    it does not."""
+    import importlib
+
+    module, uri = reader
+    backend = "sqlite" if "sqlite" in module else "postgresql"
+    where = _limited(structure_id, dsd, codelists, q, series_ids)
+    stmt = (select(o.c.series_ref, o.c.time_period, o.c.value, o.c.obs_status, o.c.conf_status)
+            .select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where)
+            .order_by(s.c.series_key, o.c.period_start))
+    sql, params = _positional(stmt, backend)
+    token_sql, token_params = _positional(select(func.coalesce(func.max(r.c.id), 0)), backend)
+    dbapi = importlib.import_module(module)
+    conn = dbapi.connect(uri, autocommit=True)
+    cur = conn.cursor()
+    try:
+        if backend == "sqlite":
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+            cur.execute("BEGIN")
+        else:
+            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cur.execute(token_sql, token_params)
+        if str(cur.fetchone()[0]) != token:
+            raise StaleState(token)
+        cur.execute(sql, params)
+        yield from cur.fetch_record_batch()
+    finally:
+        try:
+            cur.close()
+        finally:
+            conn.close()

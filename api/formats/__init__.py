@@ -47,6 +47,11 @@ class DataMessage:
     periods: list[str]
     rows: Iterator[Obs]
     lang: str = "en"
+    # A large answer in the default view may come as columns instead of rows, to the
+    # formats registered with columnar=True (api.formats.columns): batches of
+    # observations, and each series' key by its position (the batches' `series` column).
+    batches: Iterator | None = None
+    key_of_series: Callable[[int], tuple[str, ...]] | None = None
     sender: str = "AZ_SMS"
     schema_url: str | None = None  # where the DSD-specific XSD is served (structure-specific XML)
     extra: dict = field(default_factory=dict)
@@ -152,16 +157,19 @@ class Format:
     # the result, written before the observations). For other formats the API skips the
     # queries that compute it on large responses.
     needs_outline: bool = False
+    # True when the serialiser also writes DataMessage.batches (api.formats.columns).
+    columnar: bool = False
 
 
 REGISTRY: dict[str, Format] = {}
 
 
-def register(name: str, media_type: str, kind: str, *, needs_outline: bool = False):
+def register(name: str, media_type: str, kind: str, *, needs_outline: bool = False,
+             columnar: bool = False):
     """Decorator: register a serialiser under a short name and its SDMX media type."""
 
     def wrap(fn):
-        REGISTRY[name] = Format(name, media_type, fn, kind, needs_outline)
+        REGISTRY[name] = Format(name, media_type, fn, kind, needs_outline, columnar)
         return fn
 
     return wrap
