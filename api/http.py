@@ -14,6 +14,7 @@
 * **CORS**: any origin (``CORS_ORIGINS``) may GET; ETag, Last-Modified and the service's
   own headers are exposed. The CORS layer wraps the whole application, outside
   Starlette's error middleware, so error bodies (even a 500) carry the headers too.
+* **HEAD** on every GET resource: the same status and headers, no body.
 * **414** for a request URI longer than ``MAX_URI_LENGTH``, answered before routing;
   **413** for a data query matching more than ``MAX_OBSERVATIONS`` observations.
   Both with an SDMX error body.
@@ -61,8 +62,9 @@ def install(app: FastAPI, settings: Settings) -> None:
 # --- the edge: URI limit, and one tidy Vary header -------------------------------------------
 
 class Edge:
-    """Refuses request URIs longer than `max_uri_length` bytes (414, before routing) and
-    merges the Vary headers the layers inside add (the routes', gzip's) into one."""
+    """Refuses request URIs longer than `max_uri_length` bytes (414, before routing),
+    answers HEAD as GET without the body, and merges the Vary headers the layers inside
+    add (the routes', gzip's) into one."""
 
     def __init__(self, app: ASGIApp, max_uri_length: int):
         self.app = app
@@ -81,9 +83,15 @@ class Edge:
             await error_response(err, Headers(scope=scope))(scope, receive, send)
             return
 
+        head = scope["method"] == "HEAD"
+        if head:  # answered as the GET it stands for, without the body (RFC 9110, 9.3.2)
+            scope = {**scope, "method": "GET"}
+
         async def tidy(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = merge_vary(message.get("headers") or [])
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         await self.app(scope, receive, tidy)

@@ -47,6 +47,8 @@ MEDIA = {
     },
     "schema": {
         ("application/vnd.sdmx.schema+xml", "2.1"): "schema",
+        ("application/vnd.sdmx.schema+xml", "3.0.0"): "schema30",
+        ("application/vnd.sdmx.schema+xml", "3.0"): "schema30",
         ("application/xml", None): "schema",
         ("text/xml", None): "schema",
     },
@@ -76,7 +78,7 @@ FORMAT_PARAM = {
     "structure": {"structure": "structure", "xml": "structure", "sdmx-ml": "structure",
                   "structure30": "structure30", "xml30": "structure30",
                   "structurejson": "structurejson", "json": "structurejson", "sdmx-json": "structurejson"},
-    "schema": {"xml": "schema", "schema": "schema"},
+    "schema": {"xml": "schema", "schema": "schema", "xml30": "schema30", "schema30": "schema30"},
 }
 
 # Media-type parameters a format takes as options: format name -> {parameter as

@@ -338,3 +338,22 @@ def test_negotiation_keeps_2_1_as_the_default(api_client, path, accept, status, 
     assert r.status_code == status, r.text[:300]
     if version:
         assert r.headers["content-type"].endswith(f"version={version}")
+
+
+# --- the DSD-specific schema is served too ---------------------------------------------------
+
+@pytest.mark.parametrize("dimension_at_observation", ["TIME_PERIOD", "AllDimensions"])
+def test_the_served_30_schema_validates_the_served_30_data(api_client, dimension_at_observation):
+    """/schema with Accept version=3.0.0 serves the schema the data are checked against above."""
+    flow = CONTENT.dataflows["DF_RESPERM_TEMP"]
+    r = api_client.get("/sdmx/3.0/schema/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0",
+                       params={"dimensionAtObservation": dimension_at_observation},
+                       headers={"Accept": "application/vnd.sdmx.schema+xml;version=3.0.0"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/vnd.sdmx.schema+xml; charset=utf-8; version=3.0.0"
+    assert r.content == dsd_schema_30(flow.document, flow.structure, flow.codelists,
+                                      dimension_at_observation=dimension_at_observation)
+    assert etree.fromstring(r.content).get("targetNamespace") == r.headers["x-sdmx-namespace"]
+    # The 2.1 schema is another document, the default.
+    v21 = api_client.get("/sdmx/3.0/schema/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0")
+    assert v21.headers["content-type"].endswith("version=2.1") and v21.content != r.content

@@ -152,7 +152,8 @@ def test_a_new_publication_changes_the_etag_and_last_modified(empty_store, conte
     flow = content.dataflow("DF_RESPERM_TEMP")
     ingest(engine, read_extract(demo_files["DF_RESPERM_TEMP"], flow))
     publish(engine, content, "first")
-    with make_client(empty_store, tmp_path) as client:
+    # STATE_TTL=0: the state of the store is read on every request (else within a second).
+    with make_client(empty_store, tmp_path, state_ttl=0) as client:
         before = client.get(ONE_SERIES, headers={"Accept": CSV})
         assert before.status_code == 200
         assert client.get(ONE_SERIES, headers={"Accept": CSV, "If-None-Match": before.headers["etag"]}
@@ -166,6 +167,21 @@ def test_a_new_publication_changes_the_etag_and_last_modified(empty_store, conte
         assert (parsedate_to_datetime(after.headers["last-modified"])
                 >= parsedate_to_datetime(before.headers["last-modified"]))
     engine.dispose()
+
+
+# --- HEAD ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [*CACHEABLE, pytest.param(f"{DATA}/Q.XX.F._T._T", id="404"),
+                                  pytest.param(f"{DATA}/Q.RU?format=csv", id="400")])
+def test_head_answers_as_get_without_a_body(api_client, path):
+    get = api_client.get(path, headers={"Accept-Encoding": "identity"})
+    head = api_client.head(path, headers={"Accept-Encoding": "identity"})
+    assert head.status_code == get.status_code
+    assert head.content == b"" and get.content
+    same = ("content-type", "etag", "last-modified", "cache-control", "vary")
+    assert {h: head.headers.get(h) for h in same} == {h: get.headers.get(h) for h in same}
+    if "content-length" in head.headers:
+        assert int(head.headers["content-length"]) == len(get.content)
 
 
 # --- CORS --------------------------------------------------------------------------------------
