@@ -116,13 +116,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Azerbaijan migration statistics: SDMX API", description=DESCRIPTION,
                   version="0.1.0", responses=SDMX_ERROR_RESPONSES)
     engine = make_engine(settings.database_url, read_only=True)
-    cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry,
-                          settings.memory_cache_size)
+    cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry)
     snapshots = Snapshots(engine, settings.state_ttl)
     # Large answers are read as Arrow columns by the database's ADBC driver, when installed.
     arrow_reader = store.arrow_reader(engine.url) if settings.arrow_reads else None
     app.state.engine, app.state.cache, app.state.snapshots = engine, cache, snapshots
-    install_http(app, settings)  # gzip, CORS, the URI limit (api.http)
+    install_http(app, settings, snapshots.token_if_fresh)  # gzip, CORS, URI limit, hot answers (api.http)
     validators = Validators(settings.http_max_age)
 
     # --- errors: always an SDMX error message, never a stack trace ------------------

@@ -1,60 +1,36 @@
-"""Response cache, keyed by the normalised query and the state of the store.
+"""Response caches, keyed by the request and the state of the store.
 
-Two levels: a small in-process LRU of recent bodies (no I/O, no lock held while a body
-is sent), in front of diskcache on local disk (shared by the worker processes of one
-host, kept across restarts). The state token changes with every release, so a new
-publication can never be hidden behind a stale entry: old entries simply stop being
-asked for and age out (LRU).
+Two levels:
+
+* ``HotResponses``, in each process, in front of the whole application (ASGI): recent
+  answers replayed, status, headers and body, to the very same request while the store
+  is in the same state, without entering the application at all (as Django's per-site
+  cache middleware or a micro-caching reverse proxy do);
+* ``ResponseCache``, inside the routes: bodies on local disk (diskcache), keyed by the
+  normalised query and the negotiated media type, shared by the worker processes of one
+  host and kept across restarts.
+
+The state token changes with every release, so a new publication can never be hidden
+behind a stale entry: old entries simply stop being asked for and age out (LRU).
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
 import diskcache
 
-#: Bodies above this size are kept on disk only (the memory level is for small answers).
-MEMORY_MAX_ENTRY = 1 << 20
-
-
-class MemoryLRU:
-    """Least recently used bodies up to `size` bytes in all (functools.lru_cache counts
-    entries, not bytes, and cannot be filled from outside the function)."""
-
-    def __init__(self, size: int):
-        self.size, self.used = size, 0
-        self.entries: OrderedDict[str, bytes] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self.lock:
-            body = self.entries.get(key)
-            if body is not None:
-                self.entries.move_to_end(key)
-            return body
-
-    def set(self, key: str, body: bytes) -> None:
-        if len(body) > self.size:
-            return
-        with self.lock:
-            old = self.entries.pop(key, None)
-            self.used += len(body) - (len(old) if old is not None else 0)
-            self.entries[key] = body
-            while self.used > self.size:
-                _, dropped = self.entries.popitem(last=False)
-                self.used -= len(dropped)
+#: Answers above this size are not kept in memory (the disk level may keep them).
+HOT_MAX_ENTRY = 1 << 20
 
 
 class ResponseCache:
-    def __init__(self, directory: str, size_limit: int, max_entry: int, memory_size: int = 64 << 20):
+    def __init__(self, directory: str, size_limit: int, max_entry: int):
         self.cache = diskcache.Cache(directory, size_limit=size_limit,
                                      eviction_policy="least-recently-used")
         self.max_entry = max_entry
-        self.memory = MemoryLRU(memory_size)
-        self.memory_max_entry = min(max_entry, MEMORY_MAX_ENTRY)
 
     @staticmethod
     def key(state: str, path: str, params: list[tuple[str, str]], media_type: str, lang: str) -> str:
@@ -63,18 +39,11 @@ class ResponseCache:
         return hashlib.sha256(raw.encode()).hexdigest()
 
     def get(self, key: str) -> bytes | None:
-        body = self.memory.get(key)
-        if body is None:
-            body = self.cache.get(key)
-            if body is not None and len(body) <= self.memory_max_entry:
-                self.memory.set(key, body)
-        return body
+        return self.cache.get(key)
 
     def set(self, key: str, body: bytes) -> None:
         if len(body) <= self.max_entry:
             self.cache.set(key, body)
-        if len(body) <= self.memory_max_entry:
-            self.memory.set(key, body)
 
     def tee(self, key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Pass chunks through; store the whole body once complete, if it is not too big."""
@@ -90,3 +59,84 @@ class ResponseCache:
             yield chunk
         if kept is not None:
             self.set(key, b"".join(kept))
+
+
+# --- in memory, in front of the application ----------------------------------------------------
+
+class HotResponses:
+    """ASGI middleware: replays recent answers to identical requests.
+
+    Kept: complete 200 answers to GET that carry an ETag (the data, structure, schema and
+    metadata routes set one: their answer is a function of the request and the state of
+    the store), up to HOT_MAX_ENTRY bytes, MEMORY_CACHE_SIZE bytes in all (least recently
+    used go first). Replayed: for a request with the same path, query string, and the
+    headers those answers vary on (Accept, Accept-Encoding, Accept-Language), while the
+    state of the store is the one the answer was kept under. Conditional requests pass
+    through (the routes answer them with a 304 before any work).
+
+    `state()` returns the current state token without blocking, or None when it must be
+    read again from the database (then the request goes through the application, which
+    reads it)."""
+
+    VARY = (b"accept", b"accept-encoding", b"accept-language")
+
+    def __init__(self, app, state, size: int):
+        self.app, self.state, self.size = app, state, size
+        self.used = 0
+        self.entries: OrderedDict[tuple, tuple[list, bytes]] = OrderedDict()
+
+    def _key(self, scope, token: str) -> tuple | None:
+        headers = dict((k, v) for k, v in scope["headers"] if k in self.VARY or k in CONDITIONAL)
+        if any(k in CONDITIONAL for k in headers):
+            return None
+        return (token, scope["path"], scope.get("query_string", b""), *(headers.get(k) for k in self.VARY))
+
+    async def __call__(self, scope, receive, send) -> None:
+        token = self.state() if scope["type"] == "http" and scope["method"] == "GET" and self.size else None
+        key = self._key(scope, token) if token is not None else None
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        hit = self.entries.get(key)
+        if hit is not None:  # one event loop per process: no lock needed
+            self.entries.move_to_end(key)
+            headers, body = hit
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        start: dict | None = None
+        parts: list[bytes] | None = []
+        size = 0
+
+        async def keep(message) -> None:
+            nonlocal start, parts, size
+            if message["type"] == "http.response.start":
+                # A copy: the layers outside (CORS, Vary) change the message on its way out.
+                start = {**message, "headers": list(message.get("headers", []))}
+                if message["status"] != 200 or not any(k == b"etag" for k, _ in message.get("headers", [])):
+                    parts = None
+            elif message["type"] == "http.response.body" and parts is not None:
+                size += len(message.get("body", b""))
+                if size > HOT_MAX_ENTRY:
+                    parts = None
+                else:
+                    parts.append(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        self._keep(key, start, b"".join(parts))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+    def _keep(self, key: tuple, start: dict, body: bytes) -> None:
+        headers = [(k, v) for k, v in start.get("headers", [])
+                   if k not in (b"content-length", b"transfer-encoding", b"x-cache")]
+        headers += [(b"content-length", str(len(body)).encode()), (b"x-cache", b"hit")]
+        old = self.entries.pop(key, None)
+        self.used += len(body) - (len(old[1]) if old else 0)
+        self.entries[key] = (headers, body)
+        while self.used > self.size:
+            _, (_, dropped) = self.entries.popitem(last=False)
+            self.used -= len(dropped)
+
+
+CONDITIONAL = (b"if-none-match", b"if-modified-since")

@@ -11,8 +11,9 @@ Environment variables (all optional except where the database URL is concerned):
 ``CACHE_MAX_ENTRY`` (default 64 MiB)
     Larger responses are streamed but not kept in the response cache.
 ``MEMORY_CACHE_SIZE`` (default 64 MiB)
-    Bytes of recent small responses (up to 1 MiB each) each API process keeps in memory,
-    in front of the on-disk cache.
+    Bytes of recent answers (up to 1 MiB each) each API process keeps in memory and
+    replays to identical requests, in front of the on-disk cache (api.cache.HotResponses).
+    Off when CACHE_MAX_ENTRY is 0.
 ``BUFFER_OBSERVATIONS`` (default 20,000)
     Data answers of up to this many observations are read whole and sent with a
     Content-Length; larger ones are streamed as they are read (memory stays flat).

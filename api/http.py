@@ -1,5 +1,7 @@
 """The HTTP layer around the SDMX routes: compression, caching validators, CORS and limits.
 
+* **Recent answers replayed from memory** (api.cache.HotResponses), inside the edge and
+  outside gzip: a repeated request costs neither the application nor compression.
 * **gzip** for clients that send ``Accept-Encoding: gzip`` (Starlette's GZipMiddleware,
   which compresses a streamed response chunk by chunk: it stays streamed).
 * **ETag / Last-Modified / 304**: every data, structure, schema and metadata response
@@ -35,6 +37,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.cache import HotResponses
 from api.config import Settings
 from api.errors import SdmxError, error_json, error_xml
 
@@ -42,16 +45,19 @@ VARY = "Accept, Accept-Encoding, Accept-Language"
 EXPOSED = ("ETag", "Last-Modified", "Content-Language", "Content-Disposition", "X-Cache", "X-SDMX-Namespace")
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Put gzip, CORS and the URI limit around `app` (call once, before serving)."""
+def install(app: FastAPI, settings: Settings, state_token: Callable[[], str | None]) -> None:
+    """Put gzip, CORS, the URI limit and the in-memory answer cache around `app` (call
+    once, before serving). `state_token()`: the store's state if known without I/O."""
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_size,
                        compresslevel=settings.gzip_level)
     build = app.build_middleware_stack
+    hot_size = settings.memory_cache_size if settings.cache_max_entry else 0  # no cache: none here either
 
     def build_with_edge() -> ASGIApp:
         # Outermost, around Starlette's ServerErrorMiddleware: a 500 from the catch-all
         # exception handler is sent through these layers too.
-        return CORSMiddleware(Edge(build(), settings.max_uri_length),
+        hot = HotResponses(build(), state_token, hot_size)
+        return CORSMiddleware(Edge(hot, settings.max_uri_length),
                               allow_origins=list(settings.cors_origins),
                               allow_methods=["GET", "HEAD", "OPTIONS"], allow_headers=["*"],
                               expose_headers=list(EXPOSED), max_age=86400)

@@ -67,6 +67,14 @@ class Snapshots:
                 conn.begin()
                 return self._refresh(conn)
 
+    def token_if_fresh(self) -> str | None:
+        """The current state token if it was read within STATE_TTL, else None (no I/O:
+        safe to call on the event loop)."""
+        snap = self._current
+        if snap is not None and self.clock() - self._checked < self.ttl:
+            return snap.token
+        return None
+
     def confirm(self, conn: Connection) -> Snapshot:
         """The snapshot of `conn`'s transaction (the current one unless a release has
         been published since it was read)."""
