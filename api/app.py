@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import uuid
 from html import escape
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from api import availability as av
 from api import metadata as md
 from api import query as q
 from api import store
-from api.cache import ResponseCache
+from api.cache import ResponseCache, file_chunks
 from api.snapshot import Snapshot, Snapshots
 from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
@@ -177,8 +178,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if validators.fresh(request, headers):
                 return validators.not_modified(headers)
             body = cache.get(key)
-            if body is not None:
+            if isinstance(body, bytes):
                 return Response(body, media_type=media_type, headers={**headers, "X-Cache": "hit"})
+            if body is not None:  # a large body, kept as a file
+                size = os.fstat(body.fileno()).st_size
+                return StreamingResponse(file_chunks(body), media_type=media_type,
+                                         headers={**headers, "X-Cache": "hit", "Content-Length": str(size)})
             produce = prepare(snap)
             conn = engine.connect() if reads_data else None
             try:

@@ -17,19 +17,28 @@ behind a stale entry: old entries simply stop being asked for and age out (LRU).
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import BinaryIO
 
 import diskcache
 
 #: Answers above this size are not kept in memory (the disk level may keep them).
 HOT_MAX_ENTRY = 1 << 20
+#: A body streaming out is spooled in memory up to this size, then to a temporary file.
+SPOOL_IN_MEMORY = 1 << 20
 
 
 class ResponseCache:
+    """Bodies on disk. A large body is spooled to a file as it streams out (memory stays
+    flat) and handed to diskcache as a file; it is read back as a file too."""
+
     def __init__(self, directory: str, size_limit: int, max_entry: int):
         self.cache = diskcache.Cache(directory, size_limit=size_limit,
                                      eviction_policy="least-recently-used")
+        self.directory = directory
         self.max_entry = max_entry
 
     @staticmethod
@@ -38,27 +47,51 @@ class ResponseCache:
         raw = f"{state}\n{path}\n{norm}\n{media_type}\n{lang}"
         return hashlib.sha256(raw.encode()).hexdigest()
 
-    def get(self, key: str) -> bytes | None:
-        return self.cache.get(key)
+    def get(self, key: str) -> bytes | BinaryIO | None:
+        """The body: bytes, or for a large one an open file (the caller closes it)."""
+        body = self.cache.get(key, read=True)
+        if body is not None and not isinstance(body, bytes):  # diskcache keeps most in files
+            if os.fstat(body.fileno()).st_size <= SPOOL_IN_MEMORY:
+                with body:
+                    return body.read()
+        return body
 
     def set(self, key: str, body: bytes) -> None:
         if len(body) <= self.max_entry:
             self.cache.set(key, body)
 
     def tee(self, key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        """Pass chunks through; store the whole body once complete, if it is not too big."""
-        kept: list[bytes] | None = []
+        """Pass chunks through; keep the whole body once complete, if it is not too big."""
+        spool: tempfile.SpooledTemporaryFile | None = None
+        if self.max_entry:
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=self.directory)
         size = 0
-        for chunk in chunks:
-            if kept is not None:
-                size += len(chunk)
-                if size > self.max_entry:
-                    kept = None
-                else:
-                    kept.append(chunk)
-            yield chunk
-        if kept is not None:
-            self.set(key, b"".join(kept))
+        try:
+            for chunk in chunks:
+                if spool is not None:
+                    size += len(chunk)
+                    if size > self.max_entry:
+                        spool.close()
+                        spool = None
+                    else:
+                        spool.write(chunk)
+                yield chunk
+            if spool is not None:
+                spool.seek(0)
+                if size <= SPOOL_IN_MEMORY:
+                    self.cache.set(key, spool.read())
+                else:  # diskcache copies the file into its own, chunk by chunk
+                    self.cache.set(key, spool, read=True)
+        finally:
+            if spool is not None:
+                spool.close()
+
+
+def file_chunks(body: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """A cached body kept as a file, read in blocks (and closed)."""
+    with body:
+        while block := body.read(size):
+            yield block
 
 
 # --- in memory, in front of the application ----------------------------------------------------

@@ -8,8 +8,9 @@ Environment variables (all optional except where the database URL is concerned):
     Directory of the on-disk response cache (diskcache).
 ``CACHE_SIZE`` (default 2 GiB)
     Bytes on disk for the response cache; least recently used entries go first.
-``CACHE_MAX_ENTRY`` (default 64 MiB)
-    Larger responses are streamed but not kept in the response cache.
+``CACHE_MAX_ENTRY`` (default 512 MiB)
+    Larger responses are streamed but not kept in the response cache. A large response is
+    spooled to a file as it streams out, so keeping it costs disk, not memory.
 ``MEMORY_CACHE_SIZE`` (default 64 MiB)
     Bytes of recent answers (up to 1 MiB each) each API process keeps in memory and
     replays to identical requests, in front of the on-disk cache (api.cache.HotResponses).
@@ -77,7 +78,7 @@ class Settings:
             database_url=database_url(),
             cache_dir=env("CACHE_DIR", str(ROOT / "var" / "cache")),
             cache_size=int(env("CACHE_SIZE", 2 * 1024**3)),
-            cache_max_entry=int(env("CACHE_MAX_ENTRY", 64 * 1024**2)),
+            cache_max_entry=int(env("CACHE_MAX_ENTRY", 512 * 1024**2)),
             memory_cache_size=int(env("MEMORY_CACHE_SIZE", 64 * 1024**2)),
             state_ttl=float(env("STATE_TTL", 1.0)),
             buffer_observations=int(env("BUFFER_OBSERVATIONS", 20_000)),
