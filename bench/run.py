@@ -255,6 +255,12 @@ def main() -> None:
             del body
         (bare_dir / "index.json").write_text(json.dumps(index))
 
+        # From the response cache (the second request for the same answer reads the file
+        # the first one left in the cache).
+        for m, (label, accept, _) in zip(million, FORMATS):
+            download(cached.base + big_path, accept)
+            m["cached_s"] = download(cached.base + big_path, accept)[0]
+
         # The same, read and written row by row (ARROW_READS=0): what the columns save.
         rows = Server("api.app:app", {**db, "CACHE_DIR": str(tmp / "cache-rows"), "CACHE_MAX_ENTRY": "0",
                                       "ARROW_READS": "0"})
@@ -307,18 +313,19 @@ def main() -> None:
 
     print(f"\n## Whole dataflow: {args.observations:,} observations, uncached, one request, seconds to the last byte")
     print(f"{'format':32} {'MB':>7} {'s':>7} {'MB/s':>7} | {'bare s':>7} {'ratio':>6} | "
-          f"{'/pandas':>7} | {'/peer CSV':>9} | {'rows s':>7} {'/rows':>6}")
+          f"{'/pandas':>7} | {'/peer CSV':>9} | {'rows s':>7} {'/rows':>6} | {'cached s':>8}")
     for m in million:
         by_rows = (f"{m['rows_s']:7.2f} {m['s'] / m['rows_s']:6.2f}" if "rows_s" in m else f"{'':7} {'':6}")
         print(f"{m['label']:32} {m['mb']:7.1f} {m['s']:7.2f} {m['mb'] / m['s']:7.1f} | {m['bare_s']:7.2f} "
               f"{m['s'] / m['bare_s']:6.1f} | {m['s'] / pandas_s:7.2f} | {m['s'] / PEER_MILLION_CSV_S:9.1f} | "
-              f"{by_rows}")
+              f"{by_rows} | {m['cached_s']:8.2f}")
     print(f"pandas DataFrame.to_csv, same {len(frame):,} rows (SDMX-CSV 2.0 columns): {pandas_s:.2f} s, "
           f"{pandas_mb:.1f} MB, {pandas_mb / pandas_s:.1f} MB/s")
     print(f"peer sdmxlib-rest (measured elsewhere, not in this run): {PEER_MILLION_CSV_S} s for 1M rows as SDMX-CSV")
     print("  s: best of 2; ratio: ours / bare route sending the same bytes; /pandas: ours / pandas to_csv; "
           "/peer CSV: ours / the peer's 0.32 s; rows s, /rows: the same answer read and written row by "
-          "row (ARROW_READS=0), one request, and ours / that")
+          "row (ARROW_READS=0), one request, and ours / that; cached s: the same answer again from "
+          "the API with its response cache (kept as a file by the first request)")
 
     print("\n## Aims of issue 7 (reported, not asserted)")
     worst = min(small, key=lambda r: r["cached"]["rps"] / r["bare"]["rps"])
@@ -331,11 +338,13 @@ def main() -> None:
           f"(lowest {slowest['uncached']['rps']:.0f} req/s, {slowest['label']})")
     csv20 = next(m for m in million if m["label"] == "SDMX-CSV 2.0")
     print(f"- 1M observations as SDMX-CSV no slower than the peer's {PEER_MILLION_CSV_S} s: "
-          f"{met(csv20['s'] <= PEER_MILLION_CSV_S)} ({csv20['s']:.2f} s)")
+          f"{met(csv20['s'] <= PEER_MILLION_CSV_S)} (built: {csv20['s']:.2f} s; "
+          f"from the response cache: {csv20['cached_s']:.2f} s, {met(csv20['cached_s'] <= PEER_MILLION_CSV_S)})")
     for m in million:
         if not m["label"].startswith("SDMX-CSV"):
             print(f"- 1M observations as {m['label']} within 3x the peer's CSV ({3 * PEER_MILLION_CSV_S:.2f} s): "
-                  f"{met(m['s'] <= 3 * PEER_MILLION_CSV_S)} ({m['s']:.2f} s)")
+                  f"{met(m['s'] <= 3 * PEER_MILLION_CSV_S)} (built: {m['s']:.2f} s; from the response cache: "
+                  f"{m['cached_s']:.2f} s, {met(m['cached_s'] <= 3 * PEER_MILLION_CSV_S)})")
     print(f"\n(bench took {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at the end)")
 
 
