@@ -262,6 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # observation count bounds the answer's size before any observation is read.
                 mask = index.matching([d["id"] for d in dsd["dimensions"]], codelists, dq)
                 bound = int(index.counts.sum() if mask is None else index.counts[mask].sum())
+                bound = max(0, min(bound - dq.offset, dq.limit or bound))
                 if bound == 0:
                     raise not_found("no observations match the query")
                 ids = None if mask is None else index.ids[mask]

@@ -35,6 +35,10 @@ class DataQuery:
     # Both together: the union of the first N and the last N.
     first_n: int | None = None
     last_n: int | None = None
+    # offset / limit (REST v2): a page of the observations in their order (series key,
+    # then period), after every other filter.
+    offset: int = 0
+    limit: int | None = None
     # True for detail=serieskeysonly / nodata: one row per series, no observations.
     series_only: bool = False
 
@@ -229,6 +233,10 @@ def parse_data_options(params, q: DataQuery, dsd: dict) -> DataView:
     for name, attr in (("firstNObservations", "first_n"), ("lastNObservations", "last_n")):
         if (value := _single(params, name)) is not None:
             setattr(q, attr, positive_int(value, name))
+    if (value := _single(params, "limit")) is not None:
+        q.limit = positive_int(value, "limit")
+    if (value := _single(params, "offset")) is not None:
+        q.offset = 0 if value.strip() in ("0", "+0") else positive_int(value, "offset")
 
     if (dao := _single(params, "dimensionAtObservation")) is not None:
         view.dimension_at_observation = dimension_at_observation(dao, dsd)
@@ -283,7 +291,34 @@ def parse_data_options(params, q: DataQuery, dsd: dict) -> DataView:
         if detail == "nodata":  # series with their attributes: no observation-level ones
             chosen = set(attributes) if view.attributes is None else set(view.attributes)
             view.attributes = frozenset(a for a in chosen if attributes[a] != "observation")
+
+    if (q.offset or q.limit) and q.series_only:
+        raise not_implemented("offset/limit page observations here; with detail=serieskeysonly or "
+                              "nodata (pages of series keys) they are not implemented")
+    if (value := _single(params, "sort")) is not None:
+        check_sort(value, dsd, view)
     return view
+
+
+#: The order answers come in (series key, then period): the sort values that ask for it.
+NATURAL_SORTS = {"*", "series_key", "series_key+TIME_PERIOD"}
+
+
+def check_sort(value: str, dsd: dict, view: DataView) -> None:
+    """sort= (REST v2): 400 when malformed; the natural order is served, any other 501."""
+    if not SORT_RE.match(value):
+        raise bad_request(f"sort={value!r} is not a list of component ids (or * or series_key), "
+                          "each with :asc or :desc, joined by +")
+    td = dsd["time_dimension"]["id"]
+    plain = "+".join(part.removesuffix(":asc") for part in value.split("+"))
+    dims = "+".join(d["id"] for d in dsd["dimensions"])
+    natural = NATURAL_SORTS | {dims, f"{dims}+{td}"}
+    if plain not in natural or view.dimension_at_observation != td:
+        raise not_implemented(f"sort={value}: answers come in their natural order only (series key, then "
+                              "period, ascending: sort=* or series_key) and in the time-series view")
+
+
+SORT_RE = re.compile(r"^(([A-Za-z0-9_@$\-]+(:(asc|desc))?(\+[A-Za-z0-9_@$\-]+(:(asc|desc))?)*)|(\*(:(asc|desc))?))$")
 
 
 def version_key(version: str) -> tuple:

@@ -256,12 +256,21 @@ def _value_condition(op: str, value: str):
 
 def _limited(structure_id: int, dsd: dict, codelists: dict, q: DataQuery,
              series_ids: np.ndarray | None = None) -> list:
-    """The WHERE clause of a data query, with firstNObservations / lastNObservations applied:
-    per series, the first / last N observations by period among those the other filters
-    keep (both given: the union of the two)."""
+    """The WHERE clause of a data query, with firstNObservations / lastNObservations applied
+    (per series, the first / last N observations by period among those the other filters
+    keep; both given: the union of the two), then offset / limit (a page of what remains,
+    in series-key then period order)."""
     where = _conditions(structure_id, dsd, codelists, q, series_ids)
-    if not (q.first_n or q.last_n):
-        return where
+    if q.first_n or q.last_n:
+        where = _first_last(where, q)
+    if q.offset or q.limit:  # a page of the answer, in its order
+        page = (select(o.c.id).select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where)
+                .order_by(s.c.series_key, o.c.period_start).offset(q.offset or None).limit(q.limit))
+        where = [o.c.id.in_(page)]
+    return where
+
+
+def _first_last(where: list, q: DataQuery) -> list:
     ranks = {}
     if q.first_n:
         ranks["rank_first"] = func.row_number().over(

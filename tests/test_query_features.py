@@ -131,6 +131,40 @@ def test_last_observations_count_after_the_other_filters(api_client, ingested):
     assert csv_cells(r, "DF_WORKPERM_VALID") == want
 
 
+# --- offset / limit / sort (REST v2) -------------------------------------------------------
+
+@pytest.mark.parametrize("flow_id", FLOWS)
+def test_offset_and_limit_page_through_the_answer_in_its_order(api_client, ingested, flow_id):
+    df = released(ingested, flow_id)  # series key, then period: the order answers come in
+    total = len(df)
+    pages = {}
+    for offset, limit in ((0, 7), (5, 10), (total - 3, 10)):
+        r = api_client.get(v2(flow_id) + f"?offset={offset}&limit={limit}", headers={"Accept": CSV})
+        pages[offset] = csv_cells(r, flow_id)
+        assert pages[offset] == as_cells(df.iloc[offset:offset + limit])
+    assert len(pages[total - 3]) == 3  # the last page holds what is left
+    # Past the end: nothing matches.
+    assert api_client.get(v2(flow_id) + f"?offset={total}", headers={"Accept": CSV}).status_code == 404
+    # The pages put together are the whole answer, and sort=* / series_key ask for this very order.
+    step = max(1, total // 4 + 1)
+    joined = {}
+    for offset in range(0, total, step):
+        r = api_client.get(v2(flow_id) + f"?offset={offset}&limit={step}&sort=series_key:asc", headers={"Accept": CSV})
+        joined.update(csv_cells(r, flow_id))
+    assert joined == as_cells(df)
+
+
+def test_a_page_comes_after_the_other_filters_in_every_format(api_client, ingested, dsds):
+    df = released(ingested, "DF_RESPERM_TEMP")
+    df = df[df["key"].str.startswith("Q.RU.") & (df["period"] >= "2024-Q1")]
+    want = as_cells(df.groupby("key").tail(2).iloc[3:9])
+    query = v2("DF_RESPERM_TEMP", "Q.RU") + "?c[TIME_PERIOD]=ge:2024-Q1&lastNObservations=2&offset=3&limit=6&sort=*"
+    assert csv_cells(api_client.get(query, headers={"Accept": CSV}), "DF_RESPERM_TEMP") == want
+    msg = sdmx.read_sdmx(io.BytesIO(api_client.get(query, headers={"Accept": SS}).content),
+                         structure=dsds["DF_RESPERM_TEMP"])
+    assert sdmx1_cells(msg, "DF_RESPERM_TEMP") == want
+
+
 @pytest.mark.parametrize("fmt", [SS, GENERIC])
 def test_last_observations_read_back_by_sdmx1(api_client, ingested, dsds, fmt):
     want = as_cells(released(ingested, "DF_RESPERM_TEMP").groupby("key").tail(2))
@@ -289,6 +323,9 @@ def test_the_schema_follows_the_dimension_at_observation(api_client):
     ("attributes=NOPE", 400), ("attributes=none,dsd", 400), ("measures=PRICE", 400), ("measures=none,all", 400),
     ("attributes=msd", 501), ("includeHistory=true", 501), ("asOf=2025-01-01T00:00:00Z", 501),
     ("detail=serieskeysonly&dimensionAtObservation=AllDimensions", 501),
+    ("limit=0", 400), ("limit=-3", 400), ("offset=-1", 400), ("offset=x", 400), ("limit=1&limit=2", 400),
+    ("sort=a b", 400), ("sort=TIME_PERIOD:desc", 501), ("sort=SEX%2BFREQ", 501),
+    ("detail=serieskeysonly&limit=5", 501), ("sort=*&dimensionAtObservation=SEX", 501),
 ])
 def test_bad_values_get_an_sdmx_error(api_client, query, status):
     r = api_client.get(f"/sdmx/2.1/data/DF_RESPERM_TEMP?{query}")
