@@ -237,9 +237,7 @@ def serve(request, agency: str, flow_id: str, version: str, component: str | Non
     params = request.query_params
     mode = check_mode(params.get("mode"))
     references = check_references(params.get("references"))
-    if params.get("reportingYearStartDay") not in (None, "--01-01"):
-        raise not_implemented("reportingYearStartDay: every period here is a calendar period "
-                              "(only --01-01 is served)")
+    q.reject_unsupported(params)  # includeHistory, asOf, reportingYearStartDay
 
     def prepare(snap):
         flow, dsd, codelists = bundle(snap, agency, flow_id, version)

@@ -179,6 +179,9 @@ def reject_unsupported(params) -> None:
     for name, why in UNSUPPORTED_DATA_PARAMS.items():
         if name in params:
             raise not_implemented(why)
+    if params.get("reportingYearStartDay") not in (None, "--01-01"):
+        raise not_implemented("reportingYearStartDay: every period here is a calendar period "
+                              "(only --01-01 is served)")
 
 
 def positive_int(value: str, what: str) -> int:

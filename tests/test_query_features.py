@@ -326,6 +326,7 @@ def test_the_schema_follows_the_dimension_at_observation(api_client):
     ("limit=0", 400), ("limit=-3", 400), ("offset=-1", 400), ("offset=x", 400), ("limit=1&limit=2", 400),
     ("sort=a b", 400), ("sort=TIME_PERIOD:desc", 501), ("sort=SEX%2BFREQ", 501),
     ("detail=serieskeysonly&limit=5", 501), ("sort=*&dimensionAtObservation=SEX", 501),
+    ("reportingYearStartDay=--07-01", 501),
 ])
 def test_bad_values_get_an_sdmx_error(api_client, query, status):
     r = api_client.get(f"/sdmx/2.1/data/DF_RESPERM_TEMP?{query}")
