@@ -44,7 +44,7 @@ import io
 from collections.abc import Iterator
 
 from api.errors import bad_request, not_implemented
-from api.formats import DataMessage, format_value, register
+from api.formats import DataMessage, columns, format_value, register
 from api.formats.chunks import CHUNK
 from api.formats.sdmxcsv20 import _name, labeller
 from store import periods as sdmx_periods
@@ -69,7 +69,7 @@ def normalized_period(period: str) -> str:
     return sdmx_periods.bounds(period)[0].isoformat()
 
 
-@register("csvdata10", MEDIA_TYPE, "data")
+@register("csvdata10", MEDIA_TYPE, "data", columnar=True)
 def sdmx_csv_10(message: DataMessage, *, labels: str | None = None,
                 time_format: str | None = None) -> Iterator[bytes]:
     """Check the options now (a bad one is a 400 before anything is sent), then stream.
@@ -80,6 +80,11 @@ def sdmx_csv_10(message: DataMessage, *, labels: str | None = None,
     time_format = time_format or message.extra.get("timeFormat") or "original"
     check_options(labels, time_format)
     check_view(message)
+    if message.batches is not None and not (labels == "id" and time_format == "original"
+                                            and columns.time_series_batches(message)):
+        # Options (bound from the Accept header, which the app does not read) or a view
+        # the columns are not written in: the rows of the batches.
+        message = columns.as_rows(message)
     return _rows(message, labels, time_format)
 
 
@@ -118,6 +123,10 @@ def _rows(message: DataMessage, labels: str, time_format: str) -> Iterator[bytes
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\r\n")  # RFC 4180, as the SDMX-CSV spec asks
     out.writerow(["DATAFLOW", *map(header, dims), header(td), "OBS_VALUE", *map(header, attributes)])
+    if message.batches is not None:  # a large answer as columns: ids, periods as stored
+        yield buf.getvalue().encode("utf-8")
+        yield from _columns(message, flow, [constant.get(a) for a in attributes], attributes)
+        return
     for row in message.rows:
         key = row.key if plain else [cell(d, c) for d, c in zip(dims, row.key)]
         values = message.observation_attributes(row)
@@ -131,3 +140,26 @@ def _rows(message: DataMessage, labels: str, time_format: str) -> Iterator[bytes
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue().encode("utf-8")
+
+
+def _columns(message: DataMessage, flow: str, constants: list[str | None],
+             attributes: list[str]) -> Iterator[bytes]:
+    """The rows of _rows from columns (labels=id, timeFormat=original): per attribute
+    column, its constant (`constants`, written through the csv module as the row branch
+    does) or the observation's value (None). Codes, periods and values hold no comma,
+    quote or line break (SDMX ids), so the csv module would quote none of them."""
+    def csv_cell(text: str) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow([text, ""])
+        return buf.getvalue()[:-1]  # the cell as the csv module writes it in a row
+
+    def key_text(position: int) -> str:
+        return csv_cell(flow) + "," + ",".join(message.key_of_series(position)) + ","
+
+    def line(batch: columns.Batch):
+        parts = [columns.per_series(key_text, batch.series), batch.period, ",", batch.value]
+        for a, constant in zip(attributes, constants):
+            parts += [",", csv_cell(constant) if constant is not None else batch.attribute(a)]
+        return columns.join(*parts, "\r\n")
+
+    yield from columns.blocks(message.batches, line)

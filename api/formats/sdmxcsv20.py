@@ -56,6 +56,8 @@ def labeller(message: DataMessage, labels: str):
 @register("csvdata", "application/vnd.sdmx.data+csv; charset=utf-8; version=2.0.0", "data", columnar=True)
 def sdmx_csv_20(message: DataMessage) -> Iterator[bytes]:
     labels = message.extra.get("labels", "id")
+    if message.batches is not None and not (labels == "id" and columns.time_series_batches(message)):
+        message = columns.as_rows(message)  # an option or view the columns are not written in
     header, cell = labeller(message, labels)
     dims = message.dimension_ids
     series_attrs = message.series_attributes
@@ -75,9 +77,10 @@ def sdmx_csv_20(message: DataMessage) -> Iterator[bytes]:
     fixed = [cell(a, v) for a, v in series_attrs.items()]
     head = ["dataflow", urn_ref(message.dataflow), "I"]
     plain = labels == "id"
-    if message.batches is not None:  # a large answer as columns: ids, every column
+    if message.batches is not None:  # a large answer as columns: ids, time series
         yield buf.getvalue().encode("utf-8")
-        yield from _csv_columns(message, ",".join(head) + ",", "".join(f",{v}" for v in fixed), obs_attrs)
+        yield from _csv_columns(message, ",".join(head) + ",", "".join(f",{v}" for v in fixed), obs_attrs,
+                                with_measure)
         return
     for row in message.rows:
         key = row.key if plain else [cell(d, c) for d, c in zip(dims, row.key)]
@@ -96,7 +99,8 @@ def sdmx_csv_20(message: DataMessage) -> Iterator[bytes]:
     yield buf.getvalue().encode("utf-8")
 
 
-def _csv_columns(message: DataMessage, head: str, fixed: str, obs_attrs: list[str]) -> Iterator[bytes]:
+def _csv_columns(message: DataMessage, head: str, fixed: str, obs_attrs: list[str],
+                 with_measure: bool = True) -> Iterator[bytes]:
     """The rows of sdmx_csv_20 from columns. Codes, periods, values and the constant
     attribute values never hold a comma, a quote or a line break (SDMX ids), so the
     csv module would quote nothing here either."""
@@ -104,7 +108,8 @@ def _csv_columns(message: DataMessage, head: str, fixed: str, obs_attrs: list[st
         return head + ",".join(message.key_of_series(position)) + ","
 
     def line(batch: columns.Batch):
-        parts = [columns.per_series(key_text, batch.series), batch.period, ",", batch.value, fixed]
+        parts = [columns.per_series(key_text, batch.series), batch.period,
+                 *([",", batch.value] if with_measure else []), fixed]
         for a in obs_attrs:
             parts += [",", batch.attribute(a)]
         return columns.join(*parts, "\r\n")

@@ -32,8 +32,10 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from api.formats import DataMessage, Obs, register
+from api.formats import DataMessage, Obs, columns, register
 from api.formats.chunks import CHUNK
 from store import periods as sdmx_periods
 from store.documents import LANGUAGES
@@ -280,8 +282,25 @@ def _observation_encoder(message: DataMessage, layout: _Layout):
     return encode
 
 
-@register("jsondata", MEDIA_TYPE, "data", needs_outline=True)
+def _index_key(indexes: list[dict[str, int]], values: tuple[str, ...], what: str) -> bytes:
+    """A series or observation key as the positions of its values in the structure."""
+    try:
+        return ":".join([str(index[v]) for index, v in zip(indexes, values)]).encode("ascii")
+    except KeyError as exc:
+        raise ValueError(f"{what} {'.'.join(values)}: {exc} is not in the structure") from None
+
+
+def _series_head(series_attrs: list) -> bytes:
+    """A series object up to its observations: ``{"attributes":[...],"observations":{``
+    (what orjson writes for the series dict, left open)."""
+    return orjson.dumps({"attributes": series_attrs} if series_attrs else {})[:-1] + (
+        b',"observations":{' if series_attrs else b'"observations":{')
+
+
+@register("jsondata", MEDIA_TYPE, "data", needs_outline=True, columnar=True)
 def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
+    if message.batches is not None and not columns.time_series_batches(message):
+        message = columns.as_rows(message)  # a view the columns are not written in
     layout = _Layout(message)
     meta = {
         "schema": SCHEMA_URL,
@@ -299,12 +318,13 @@ def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
     buf += b'],"dataSets":['
     buf += orjson.dumps(dataset_head)[:-1]  # leave the object open for "series"
     encode = _observation_encoder(message, layout)
-
-    def index_key(indexes: list[dict[str, int]], values: tuple[str, ...], what: str) -> bytes:
-        try:
-            return ":".join([str(index[v]) for index, v in zip(indexes, values)]).encode("ascii")
-        except KeyError as exc:
-            raise ValueError(f"{what} {'.'.join(values)}: {exc} is not in the structure") from None
+    index_key = _index_key
+    if message.batches is not None:  # a large answer as columns, in the time-series view
+        buf += b',"series":{'
+        yield bytes(buf)
+        yield from _json_columns(message, layout)
+        yield b"}}]}}"
+        return
 
     separator = b'"'
     if message.flat:  # AllDimensions: observations directly in the data set
@@ -342,3 +362,66 @@ def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
             buf.clear()
     buf += b"}}]}}"
     yield bytes(buf)
+
+
+def _json_columns(message: DataMessage, layout: _Layout) -> Iterator[bytes]:
+    """The series of sdmx_json_20 from columns (time series), the same bytes: each series
+    ``"<key indexes>":{"attributes":[...],"observations":{"<period index>":[value,
+    attribute indexes...],...}}``, commas between series and between observations across
+    batch boundaries."""
+    head = _series_head(layout.series_attr_values)
+
+    def open_series(position: int) -> str:
+        key = message.key_of_series(position)
+        return ('"' + _index_key(layout.series_index, key, "series").decode("ascii") + '":'
+                + head.decode("utf-8"))
+
+    series = columns.SeriesWriter(open_series, "}}", separator=",", between=",")
+    periods = pa.array(message.periods, pa.string())
+    measures, constants = message.measures, layout.obs_constants
+    constants_text = [orjson.dumps(c).decode("utf-8") for c in constants]
+    attrs = list(zip(message.observation_attribute_ids, layout.obs_attr_index))
+    value_sets = [pa.array(list(index), pa.string()) if index is not None else None for _, index in attrs]
+
+    def attribute_text(batch: columns.Batch, attr_id: str, value_set: pa.Array | None) -> pa.Array:
+        codes = batch.attribute(attr_id)
+        if value_set is None:  # uncoded: the value as a JSON string
+            return _json_strings(codes)
+        index = pc.index_in(codes, value_set=value_set)
+        unknown = pc.and_(pc.is_valid(codes), pc.is_null(index))
+        if pc.any(unknown).as_py():
+            i = pc.index(unknown, True).as_py()
+            raise ValueError(f"{'.'.join(message.key_of_series(int(batch.series[i])))} {batch.period[i]}: "
+                             f"{attr_id} {codes[i].as_py()!r} is not in its codelist")
+        return pc.fill_null(pc.cast(index, pa.string()), "null")
+
+    def line(batch: columns.Batch):
+        position = pc.index_in(batch.period, value_set=periods)
+        if pc.any(pc.is_null(position)).as_py():
+            i = pc.index(pc.is_null(position), True).as_py()
+            raise ValueError(f"observation {batch.period[i]}: {batch.period[i].as_py()!r} is not in the structure")
+        elements: list = []  # the observation array's, as encode() gives them
+        if measures:
+            number = batch.number if batch.number is not None else batch.value.cast(pa.float64())
+            elements.append(columns.json_number(number))
+        elements += constants_text
+        elements += [attribute_text(batch, a, value_set) for (a, _), value_set in zip(attrs, value_sets)]
+        array = [piece for i, e in enumerate(elements) for piece in ([","] if i else []) + [e]]
+        return series.lines(batch, '"', pc.cast(position, pa.string()), '":[', *array, "]")
+
+    yield from columns.blocks(message.batches, line)
+    yield series.end().encode("ascii")
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """Strings as orjson writes them (null for a missing one): quoted, with the few that
+    hold a quote, a backslash or a control character through orjson itself."""
+    texts = columns.join('"', values, '"')
+    escape = pc.fill_null(pc.match_substring_regex(values, r'["\\\x00-\x1f]'), False)
+    positions = [i for i, e in enumerate(escape.to_pylist()) if e] if pc.any(escape).as_py() else []
+    if positions:
+        texts = texts.to_pylist()
+        for i in positions:
+            texts[i] = orjson.dumps(values[i].as_py()).decode("utf-8")
+        texts = pa.array(texts, pa.string())
+    return pc.if_else(pc.is_valid(values), texts, "null")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from api.formats import DataMessage, format_value, register
+from api.formats import DataMessage, columns, format_value, register
 from api.formats.chunks import Chunker
 
 NS_MESSAGE = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message"
@@ -57,25 +57,43 @@ def _levels(message: DataMessage) -> tuple[dict[str, str], dict[str, str]]:
     return (constants, {}) if message.time_series else ({}, constants)
 
 
-@register("genericdata", "application/vnd.sdmx.genericdata+xml; charset=utf-8; version=2.1", "data")
+def _generic_value(component: str, code: str) -> str:
+    return f'<generic:Value id="{component}" value="{code}"/>'
+
+
+def _generic_series_open(dims: list[str], key: tuple[str, ...], series_attrs: str) -> str:
+    return ("<generic:Series><generic:SeriesKey>" + "".join(_generic_value(d, c) for d, c in zip(dims, key))
+            + "</generic:SeriesKey>" + series_attrs)
+
+
+@register("genericdata", "application/vnd.sdmx.genericdata+xml; charset=utf-8; version=2.1", "data",
+          columnar=True)
 def generic_data(message: DataMessage) -> Iterator[bytes]:
+    if message.batches is not None and not columns.time_series_batches(message):
+        message = columns.as_rows(message)  # a view the columns are not written in
     obs_attrs = message.observation_attribute_ids
     on_series, on_obs = _levels(message)
-    series_attrs = "".join(f'<generic:Value id="{k}" value="{v}"/>' for k, v in on_series.items())
+    series_attrs = "".join(_generic_value(k, v) for k, v in on_series.items())
     series_attrs = f"<generic:Attributes>{series_attrs}</generic:Attributes>" if series_attrs else ""
-    obs_constants = [f'<generic:Value id="{k}" value="{v}"/>' for k, v in on_obs.items()]
+    obs_constants = [_generic_value(k, v) for k, v in on_obs.items()]
     measures = message.measures
     out = Chunker()
     out.add('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<message:GenericData xmlns:message="{NS_MESSAGE}" xmlns:common="{NS_COMMON}" '
             f'xmlns:generic="{NS_GENERIC}">' + _header(message, None)
             + f'<message:DataSet structureRef="{structure_id(message)}" action="Information">')
+    if message.batches is not None:  # a large answer as columns, in the time-series view
+        yield out.flush()
+        yield from _generic_columns(message, series_attrs, obs_constants, obs_attrs, out)
+        out.add("</message:DataSet></message:GenericData>\n")
+        yield out.flush()
+        return
 
     def observation(parts: list[str], row, key: str) -> None:
         parts.append(key)
         if measures and row.value is not None:
             parts.append(f'<generic:ObsValue value="{format_value(row.value)}"/>')
-        attrs = obs_constants + [f'<generic:Value id="{a}" value="{v}"/>'
+        attrs = obs_constants + [_generic_value(a, v)
                                  for a, v in zip(obs_attrs, message.observation_attributes(row)) if v]
         if attrs:
             parts.append("<generic:Attributes>" + "".join(attrs) + "</generic:Attributes>")
@@ -86,16 +104,14 @@ def generic_data(message: DataMessage) -> Iterator[bytes]:
         for row in message.rows:
             parts: list[str] = []
             observation(parts, row, "<generic:Obs><generic:ObsKey>" + "".join(
-                f'<generic:Value id="{d}" value="{c}"/>' for d, c in zip(obs_dims, message.observation_key(row)))
+                _generic_value(d, c) for d, c in zip(obs_dims, message.observation_key(row)))
                 + "</generic:ObsKey>")
             if block := out.add("".join(parts)):
                 yield block
     else:
         dims = message.series_dimension_ids
         for key, rows in message.series():
-            parts = ["<generic:Series><generic:SeriesKey>"]
-            parts += [f'<generic:Value id="{d}" value="{c}"/>' for d, c in zip(dims, key)]
-            parts.append("</generic:SeriesKey>" + series_attrs)
+            parts = [_generic_series_open(dims, key, series_attrs)]
             if message.observations:
                 for row in rows:
                     observation(parts, row, f'<generic:Obs><generic:ObsDimension value="{message.observation_key(row)[0]}"/>')
@@ -106,8 +122,32 @@ def generic_data(message: DataMessage) -> Iterator[bytes]:
     yield out.flush()
 
 
+def _generic_columns(message: DataMessage, series_attrs: str, obs_constants: list[str],
+                     obs_attrs: list[str], out: Chunker) -> Iterator[bytes]:
+    """The series of generic_data from columns (time series: the period is the
+    observation's dimension); the closing tag of the last series is left in ``out``."""
+    dims = message.series_dimension_ids
+    series = columns.SeriesWriter(
+        lambda p: _generic_series_open(dims, message.key_of_series(p), series_attrs), "</generic:Series>")
+    constants = "".join(obs_constants)
+
+    def line(batch: columns.Batch):
+        value = [columns.optional('<generic:ObsValue value="', batch.value, '"/>')] if message.measures else []
+        attrs = []  # <generic:Attributes> where the observation has any
+        if constants or obs_attrs:
+            attrs = [columns.optional("<generic:Attributes>", columns.join(constants, *[
+                columns.optional(f'<generic:Value id="{a}" value="', batch.attribute(a), '"/>') for a in obs_attrs]),
+                "</generic:Attributes>")]
+        return series.lines(batch, '<generic:Obs><generic:ObsDimension value="', batch.period, '"/>', *value,
+                            *attrs, "</generic:Obs>")
+
+    yield from columns.blocks(message.batches, line)
+    out.add(series.end())
+
+
 @register("structurespecificdata",
-          "application/vnd.sdmx.structurespecificdata+xml; charset=utf-8; version=2.1", "data")
+          "application/vnd.sdmx.structurespecificdata+xml; charset=utf-8; version=2.1", "data",
+          columnar=True)
 def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
     namespace = dsd_namespace(message.dataflow, message.dimension_at_observation)
     schema_url = message.schema_url
@@ -132,7 +172,11 @@ def structure_specific_content(message: DataMessage, out: Chunker) -> Iterator[b
     an unqualified XML attribute. The same in SDMX-ML 2.1 and 3.0, whose writers add
     their own message, header and DataSet element around it (api.formats.sdmxml30_data).
 
-    Yields the blocks ``out`` fills; what remains in ``out`` is the caller's to flush."""
+    Yields the blocks ``out`` fills; what remains in ``out`` is the caller's to flush.
+    A large answer given as columns (``message.batches``) is written from them in the
+    time-series view, from rows made of them in the others."""
+    if message.batches is not None and not columns.time_series_batches(message):
+        message = columns.as_rows(message)
     obs_attrs = message.observation_attribute_ids
     measure = message.dsd["primary_measure"]["id"]
     on_series, on_obs = _levels(message)
@@ -140,6 +184,10 @@ def structure_specific_content(message: DataMessage, out: Chunker) -> Iterator[b
     obs_constants = "".join(f' {k}="{v}"' for k, v in on_obs.items())
     measures = message.measures
     obs_dims = message.observation_dimension_ids
+    if message.batches is not None:
+        yield out.flush()
+        yield from _structure_specific_columns(message, series_attrs, obs_constants, obs_attrs, out)
+        return
 
     def observation(parts: list[str], row) -> None:
         parts.append("<Obs")
@@ -161,7 +209,7 @@ def structure_specific_content(message: DataMessage, out: Chunker) -> Iterator[b
     else:
         dims = message.series_dimension_ids
         for key, rows in message.series():
-            parts = ["<Series", *[f' {d}="{c}"' for d, c in zip(dims, key)], series_attrs]
+            parts = [_series_element(dims, key, series_attrs)]
             if message.observations:
                 parts.append(">")
                 for row in rows:
@@ -171,3 +219,27 @@ def structure_specific_content(message: DataMessage, out: Chunker) -> Iterator[b
                 parts.append("/>")
             if block := out.add("".join(parts)):
                 yield block
+
+
+def _series_element(dims: list[str], key: tuple[str, ...], series_attrs: str) -> str:
+    """A structure-specific ``<Series`` with its key and attributes, not yet closed."""
+    return "<Series" + "".join(f' {d}="{c}"' for d, c in zip(dims, key)) + series_attrs
+
+
+def _structure_specific_columns(message: DataMessage, series_attrs: str, obs_constants: str,
+                                obs_attrs: list[str], out: Chunker) -> Iterator[bytes]:
+    """The series of structure_specific_content from columns (time series: the period is
+    the observation's dimension); the closing tag of the last series is left in ``out``."""
+    dims = message.series_dimension_ids
+    series = columns.SeriesWriter(
+        lambda p: _series_element(dims, message.key_of_series(p), series_attrs) + ">", "</Series>")
+    measure = message.dsd["primary_measure"]["id"]
+    (obs_dim,) = message.observation_dimension_ids
+
+    def line(batch: columns.Batch):
+        value = [columns.optional(f' {measure}="', batch.value, '"')] if message.measures else []
+        attrs = [columns.optional(f' {a}="', batch.attribute(a), '"') for a in obs_attrs]
+        return series.lines(batch, f'<Obs {obs_dim}="', batch.period, '"', *value, obs_constants, *attrs, "/>")
+
+    yield from columns.blocks(message.batches, line)
+    out.add(series.end())

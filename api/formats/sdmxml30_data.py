@@ -53,7 +53,7 @@ def _header(message: DataMessage, namespace: str) -> str:
     )
 
 
-@register("structurespecificdata30", MEDIA_TYPE, "data")
+@register("structurespecificdata30", MEDIA_TYPE, "data", columnar=True)
 def structure_specific_data_30(message: DataMessage) -> Iterator[bytes]:
     namespace = dsd_namespace(message.dataflow, message.dimension_at_observation)
     out = Chunker()
