@@ -280,7 +280,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         raise not_found("no observations match the query")
                     return b"".join(fmt.serialise(message(*store.outline_of(rows, dsd, codelists), iter(rows))))
                 codes, periods = [], []
-                if fmt.needs_outline or dq.series_only:
+                if fmt.needs_outline and store.whole_dataflow(dq):  # from memory, once per release
+                    codes = index.outline_codes(dsd, codelists)
+                    periods = snap.derived(("periods", sid), lambda: store.flow_periods(conn, sid))
+                elif fmt.needs_outline or dq.series_only:
                     codes, periods = store.data_outline(conn, sid, dsd, codelists, dq, series_ids=ids)
                 if arrow_reader and fmt.columnar and labels == "id" and view == q.DataView(dsd["time_dimension"]["id"]):
                     # A large answer in the default view: read and written as columns.

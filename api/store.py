@@ -132,6 +132,15 @@ class SeriesIndex:
                     mask = keep if mask is None else mask & keep
         return mask
 
+    def outline_codes(self, dsd: dict, codelists: dict) -> list[list[str]]:
+        """Per dimension, the codes of the series that have observations, in codelist order."""
+        present = self.counts > 0
+        codes = []
+        for i, dim in enumerate(dsd["dimensions"]):
+            used = {self.values[i][p] for p in np.unique(self.codes[i][present])}
+            codes.append([c["id"] for c in codelists[dim["id"]]["codes"] if c["id"] in used])
+        return codes
+
     def key(self, position: int) -> tuple[str, ...]:
         """The series key of the series at `position`."""
         return tuple(values[codes[position]] for values, codes in zip(self.values, self.codes))
@@ -169,6 +178,23 @@ def series_index(conn: Connection, structure_id: int, n_dims: int) -> SeriesInde
             codes[i][n] = pos
     return SeriesIndex(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)), codes,
                        values, positions, np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows)))
+
+
+def whole_dataflow(q: DataQuery) -> bool:
+    """True when the query keeps every current observation of the dataflow (no key, filter,
+    period, first/last N or page)."""
+    return (not q.keys and not q.filters and q.start is None and q.end is None and q.updated_after is None
+            and not q.first_n and not q.last_n and not q.offset and q.limit is None and not q.series_only)
+
+
+def flow_periods(conn: Connection, structure_id: int) -> list[str]:
+    """The periods of a dataflow's current observations, in time order (the outline of a
+    whole-dataflow answer, with SeriesIndex.outline_codes)."""
+    return [p[0] for p in conn.execute(
+        select(o.c.time_period, o.c.period_start, o.c.period_end)
+        .select_from(o.join(s, s.c.id == o.c.series_ref))
+        .where(s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None)).distinct()
+        .order_by(o.c.period_start, o.c.period_end))]
 
 
 #: Up to this many series, a query names them by id (public_series.id IN ...); above it,

@@ -78,3 +78,15 @@ def test_the_index_holds_every_current_series_once_in_key_order(flow_and_index):
         rows = list(store.data_rows(conn, sid, dsd, codelists, data_query_v1("all", 5, None, None, None)))
     assert int(index.counts.sum()) == len(rows)
     assert {".".join(r.key) for r in rows} == set(keys)
+
+
+def test_the_outline_of_a_whole_dataflow_from_memory_is_the_queried_one(flow_and_index):
+    engine, sid, dsd, codelists, index = flow_and_index
+    whole = data_query_v1("all", 5, None, None, None)
+    assert store.whole_dataflow(whole)
+    assert not store.whole_dataflow(data_query_v1("all", 5, "2024", None, None))
+    assert not store.whole_dataflow(data_query_v1("Q.RU...", 5, None, None, None))
+    with engine.connect() as conn:
+        codes, periods = store.data_outline(conn, sid, dsd, codelists, whole)
+        assert index.outline_codes(dsd, codelists) == codes
+        assert store.flow_periods(conn, sid) == periods
