@@ -15,6 +15,8 @@ once per request, and names come from content, so escaping must be right.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lxml import etree
 
 # One definition of the namespace, shared with the data writer whose header names it.
@@ -103,17 +105,39 @@ def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_lo
     without one are typed as plain strings. ``base_location`` is prefixed to the official
     schemas' file names (SDMXCommon.xsd, SDMXDataStructureSpecific.xsd) in the imports.
     """
+    return structure_specific_schema(dataflow, dsd, codelists, V21, base_location=base_location,
+                                     dimension_at_observation=dimension_at_observation)
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """What differs between the SDMX-ML 2.1 and 3.0 structure-specific schemas."""
+
+    ns_common: str
+    ns_dsd: str
+    # 2.1 repeats the series (or observations) inside one optional choice; 3.0 repeats the choice.
+    repeat_choice: bool
+    # 2.1's base types carry REPORTING_YEAR_START_DAY, which the restrictions prohibit.
+    reporting_year_start_day: bool
+
+
+V21 = SchemaVersion(NS_COMMON, NS_DSD, repeat_choice=False, reporting_year_start_day=True)
+
+
+def structure_specific_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], version: SchemaVersion, *,
+                              base_location: str = "", dimension_at_observation: str = TIME_DIMENSION) -> bytes:
+    """The structure-specific schema of a dataflow in the given SDMX-ML version (see dsd_schema)."""
     namespace = dsd_namespace(dataflow, dimension_at_observation)
     schema = etree.Element(
         _xs("schema"),
-        nsmap={"xs": NS_XS, "common": NS_COMMON, "dsd": NS_DSD, None: namespace},
+        nsmap={"xs": NS_XS, "common": version.ns_common, "dsd": version.ns_dsd, None: namespace},
         targetNamespace=namespace,
         elementFormDefault="unqualified",
         attributeFormDefault="unqualified",
     )
     _documentation(schema, dataflow.get("name"))
-    _sub(schema, "import", namespace=NS_COMMON, schemaLocation=base_location + "SDMXCommon.xsd")
-    _sub(schema, "import", namespace=NS_DSD, schemaLocation=base_location + "SDMXDataStructureSpecific.xsd")
+    _sub(schema, "import", namespace=version.ns_common, schemaLocation=base_location + "SDMXCommon.xsd")
+    _sub(schema, "import", namespace=version.ns_dsd, schemaLocation=base_location + "SDMXDataStructureSpecific.xsd")
 
     type_names = _type_names(dsd, codelists)
     written: set[str] = set()
@@ -125,12 +149,19 @@ def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_lo
     def typed(restriction: etree._Element, comp_id: str, use: str) -> None:
         _sub(restriction, "attribute", name=comp_id, type=type_names.get(comp_id, "xs:string"), use=use)
 
-    def use(attr: dict) -> str:
-        # Optional even when the DSD makes the attribute mandatory: detail=dataonly,
-        # serieskeysonly and attributes=none leave attributes out, and such messages must
-        # still validate (the SDMX 2.1 schema-generation rules allow this).
-        return "optional"
+    def time_period(restriction: etree._Element) -> None:
+        _sub(restriction, "attribute", name=TIME_DIMENSION, type="common:ObservationalTimePeriodType",
+             use="required")
 
+    def prohibit(restriction: etree._Element, *names: str) -> None:
+        names = (*names, "REPORTING_YEAR_START_DAY") if version.reporting_year_start_day else names
+        if names:
+            _prohibit(restriction, *names)
+
+    # Every attribute is optional, even when the DSD makes it mandatory: detail=dataonly,
+    # serieskeysonly and attributes=none leave attributes out, and such messages must
+    # still validate (the SDMX schema-generation rules allow this).
+    optional = "optional"
     attributes = dsd.get("attributes", [])
     dims = [d["id"] for d in dsd["dimensions"]]
     flat = dimension_at_observation == "AllDimensions"
@@ -145,12 +176,15 @@ def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_lo
     _sub(seq, "element", ref="common:Annotations", minOccurs="0")
     _sub(seq, "element", name="DataProvider", type="common:DataProviderReferenceType",
          form="unqualified", minOccurs="0")
-    _sub(_sub(seq, "choice", minOccurs="0"), "element", name="Obs" if flat else "Series",
-         type="ObsType" if flat else "SeriesType", form="unqualified", maxOccurs="unbounded")
+    content = {"name": "Obs" if flat else "Series", "type": "ObsType" if flat else "SeriesType", "form": "unqualified"}
+    if version.repeat_choice:
+        _sub(_sub(seq, "choice", minOccurs="0", maxOccurs="unbounded"), "element", **content)
+    else:
+        _sub(_sub(seq, "choice", minOccurs="0"), "element", **content, maxOccurs="unbounded")
     for attr in attributes:
         if attr.get("attached_to") == "dataset":
-            typed(data_set, attr["id"], use(attr))
-    _prohibit(data_set, "REPORTING_YEAR_START_DAY")
+            typed(data_set, attr["id"], optional)
+    prohibit(data_set)
 
     if not flat:
         # Series: the key (every dimension but the one at the observation level, all
@@ -165,12 +199,11 @@ def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_lo
                 typed(series, dim, "required")
         if time_series:
             for attr in series_attrs:
-                typed(series, attr["id"], use(attr))
-            _prohibit(series, TIME_DIMENSION, "REPORTING_YEAR_START_DAY")
+                typed(series, attr["id"], optional)
+            prohibit(series, TIME_DIMENSION)
         else:
-            _sub(series, "attribute", name=TIME_DIMENSION, type="common:ObservationalTimePeriodType",
-                 use="required")
-            _prohibit(series, "REPORTING_YEAR_START_DAY")
+            time_period(series)
+            prohibit(series)
 
     # Obs: the observation dimension(s) (required), the value (absent when withheld) and
     # the attributes written on observations.
@@ -179,14 +212,14 @@ def dsd_schema(dataflow: dict, dsd: dict, codelists: dict[str, dict], *, base_lo
     obs_dims = [*dims, TIME_DIMENSION] if flat else [dimension_at_observation]
     for dim in obs_dims:
         if dim == TIME_DIMENSION:
-            _sub(obs, "attribute", name=TIME_DIMENSION, type="common:ObservationalTimePeriodType", use="required")
+            time_period(obs)
         else:
             typed(obs, dim, "required")
     _sub(obs, "attribute", name=dsd["primary_measure"]["id"], type="xs:double", use="optional")
     for attr in ([] if time_series else series_attrs) + obs_attrs:
-        typed(obs, attr["id"], use(attr))
+        typed(obs, attr["id"], optional)
     # ``type`` names an explicit measure; this schema has none.
-    _prohibit(obs, "type", "REPORTING_YEAR_START_DAY")
+    prohibit(obs, "type")
     if TIME_DIMENSION not in obs_dims:
         _prohibit(obs, TIME_DIMENSION)
 
