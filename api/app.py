@@ -247,6 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     extra={
                         "labels": labels,
                         "timeFormat": request.query_params.get("timeFormat", "original"),
+                        "keys": request.query_params.get("keys"),  # SDMX-CSV 2.0: none|obs|series|both
                         "conceptschemes": [d for d in snap.documents if d["kind"] == "conceptscheme"],
                         "dataflow_url": f"{base}/sdmx/3.0/structure/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}",
                         "datastructure_url": (f"{base}/sdmx/3.0/structure/datastructure/{dsd['agency']}/"
