@@ -5,8 +5,9 @@ do not serve does not match. `*/*`, generic XML/JSON/CSV types and no header at 
 get the default for the kind of resource. Nothing acceptable -> 406.
 
 Some formats take options as media-type parameters of the Accept header (SDMX-CSV 1.0:
-``labels``, ``timeFormat``); negotiation binds them to the serialiser and repeats them in
-the Content-Type, so that responses with different options are cached apart.
+``labels``, ``timeFormat``; SDMX-CSV 2.0: ``labels``, ``timeFormat``, ``keys``);
+negotiation binds them to the serialiser and repeats them in the Content-Type, so that
+responses with different options are cached apart.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ FORMAT_PARAM = {
 MEDIA_OPTIONS = {
     "csvdata10": {"labels": ("labels", "labels", ("id", "both")),
                   "timeformat": ("timeFormat", "time_format", ("original", "normalized"))},
+    "csvdata": {"labels": ("labels", "labels", ("id", "name", "both")),
+                "timeformat": ("timeFormat", "time_format", ("original", "normalized")),
+                "keys": ("keys", "keys", ("none", "obs", "series", "both"))},
 }
 
 
