@@ -173,7 +173,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         params, lang = list(request.query_params.multi_items()), language(request)
         for attempt in range(3):
             snap = snapshots.current()
-            key = cache.key(snap.token, request.url.path, params, media_type, lang)
+            # The base URL too: data messages name their schema and structures by absolute URL.
+            key = cache.key(snap.token, str(request.base_url) + request.url.path.lstrip("/"), params,
+                            media_type, lang)
             headers = validators.headers(snap.published_at, key)  # ETag, Last-Modified, ...
             if validators.fresh(request, headers):
                 return validators.not_modified(headers)

@@ -122,7 +122,10 @@ class HotResponses:
         headers = dict((k, v) for k, v in scope["headers"] if k in self.VARY or k in CONDITIONAL)
         if any(k in CONDITIONAL for k in headers):
             return None
-        return (token, scope["path"], scope.get("query_string", b""), *(headers.get(k) for k in self.VARY))
+        # Host too: data messages name their schema and structures by absolute URL.
+        host = next((v for k, v in scope["headers"] if k == b"host"), None)
+        return (token, scope.get("scheme"), host, scope["path"], scope.get("query_string", b""),
+                *(headers.get(k) for k in self.VARY))
 
     async def __call__(self, scope, receive, send) -> None:
         token = self.state() if scope["type"] == "http" and scope["method"] == "GET" and self.size else None

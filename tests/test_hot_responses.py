@@ -132,3 +132,14 @@ def test_off_when_the_size_is_zero_and_for_other_methods():
     request(hot, method="POST")
     request(hot, method="POST")
     assert app.calls == 4
+
+
+def test_another_host_reaches_the_application():
+    # Data messages name their schema by absolute URL: an answer for one host name is not
+    # replayed to a request made under another.
+    app = CountingApp()
+    hot, _ = hot_over(app)
+    request(hot, headers=[("Host", "stat.example.az")])
+    request(hot, headers=[("Host", "127.0.0.1:8000")])
+    request(hot, headers=[("Host", "stat.example.az")])
+    assert app.calls == 2

@@ -251,3 +251,14 @@ def test_413_names_the_size_asked_and_the_limit(api_client, published_store, tmp
     assert "1,000" in text and "narrow the key" in text.lower()
     # The number asked is the number a service without the limit sends.
     assert asked == len(api_client.get(f"{DATA}?format=csv").text.splitlines()) - 1
+
+
+def test_an_answer_names_the_host_it_was_asked_under(published_store, tmp_path):
+    # The structure-specific message points at its schema by absolute URL: two host names
+    # (say, the public name and the internal one) get each their own, cached apart.
+    with make_client(published_store, tmp_path) as client:
+        for _ in range(2):  # built, then from the caches
+            for host in ("stat.example.az", "10.0.0.5:8000"):
+                r = client.get(ONE_SERIES, headers={"Host": host, "Accept-Encoding": "identity"})
+                assert r.status_code == 200
+                assert f"http://{host}/sdmx/2.1/schema/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0".encode() in r.content
