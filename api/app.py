@@ -12,7 +12,7 @@ import logging
 import os
 import uuid
 from html import escape
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -40,7 +40,7 @@ from api import metadata as md
 from api import query as q
 from api import store
 from api.cache import ResponseCache, file_chunks
-from api.snapshot import Snapshot, Snapshots
+from api.snapshot import Snapshot, Snapshots, utc_now
 from api.config import Settings
 from api.errors import SdmxError, bad_request, error_json, error_xml, not_found, not_implemented
 from api.formats import REGISTRY, DataMessage, Format, columns
@@ -112,18 +112,23 @@ def wants_json(request: Request) -> bool:
     return "json" in fmt or "json" in request.headers.get("accept", "").split(",")[0]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] | None = None) -> FastAPI:
+    """The application. `now`: the wall clock that decides what is public (the embargo);
+    tests pass a controlled one."""
     settings = settings or Settings.from_env()
     app = FastAPI(title="Azerbaijan migration statistics: SDMX API", description=DESCRIPTION,
                   version="0.1.0", responses=SDMX_ERROR_RESPONSES)
     engine = make_engine(settings.database_url, read_only=True)
     cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry)
-    snapshots = Snapshots(engine, settings.state_ttl)
+    snapshots = Snapshots(engine, settings.state_ttl, now=now or utc_now)
     # Large answers are read as Arrow columns by the database's ADBC driver, when installed.
     arrow_reader = store.arrow_reader(engine.url) if settings.arrow_reads else None
     app.state.engine, app.state.cache, app.state.snapshots = engine, cache, snapshots
     install_http(app, settings, snapshots.token_if_fresh)  # gzip, CORS, URI limit, hot answers (api.http)
     validators = Validators(settings.http_max_age)
+
+    def snapshot_headers(snap: Snapshot, key: str) -> dict[str, str]:
+        return validators.headers(snap.published_at, key, now=snap.now, next_release=snap.next_release)
 
     # --- errors: always an SDMX error message, never a stack trace ------------------
 
@@ -176,7 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # The base URL too: data messages name their schema and structures by absolute URL.
             key = cache.key(snap.token, str(request.base_url) + request.url.path.lstrip("/"), params,
                             media_type, lang)
-            headers = validators.headers(snap.published_at, key)  # ETag, Last-Modified, ...
+            headers = snapshot_headers(snap, key)  # ETag, Last-Modified, ...
             if validators.fresh(request, headers):
                 return validators.not_modified(headers)
             body = cache.get(key)
@@ -233,6 +238,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flow, dsd, codelists = bundle(snap, agency, flow_id, version)
             # firstN/lastNObservations into dq; dimensionAtObservation, detail, attributes, measures
             view = q.parse_data_options(request.query_params, dq, dsd)
+            q.parse_vintage(request.query_params, dq)  # asOf, includeHistory
+            snap.bind(dq, urn_ref(flow))  # the embargo: which releases the answer may show
+            if dq.include_history and not fmt.datasets:
+                raise not_implemented("includeHistory needs a format with several data sets and their validity "
+                                      "dates: SDMX-ML (structure-specific or generic) or SDMX-JSON")
             if dq.series_only and view.dimension_at_observation != dsd["time_dimension"]["id"]:
                 raise not_implemented("detail=serieskeysonly/nodata is built for time series only "
                                       "(dimensionAtObservation=TIME_PERIOD)")
@@ -260,7 +270,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             def produce(conn: Connection):
                 flow_key = (flow["agency"], flow["id"], flow["version"])
                 sid = snap.derived(("structure_id", flow_key), lambda: store.structure_row_id(conn, flow))
-                index = snap.derived(("series", sid), lambda: store.series_index(conn, sid, len(dsd["dimensions"])))
+                if dq.include_history:
+                    return history(conn, sid)
+                index = snap.derived(("series", sid, dq.hidden),
+                                     lambda: store.series_index(conn, sid, len(dsd["dimensions"]), dq.hidden))
                 # The series the key and the c[DIM] filters select, from memory; their
                 # observation count bounds the answer's size before any observation is read.
                 mask = index.matching([d["id"] for d in dsd["dimensions"]], codelists, dq)
@@ -285,12 +298,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 codes, periods = [], []
                 if fmt.needs_outline and store.whole_dataflow(dq):  # from memory, once per release
                     codes = index.outline_codes(dsd, codelists)
-                    periods = snap.derived(("periods", sid), lambda: store.flow_periods(conn, sid))
+                    periods = snap.derived(("periods", sid, dq.hidden),
+                                           lambda: store.flow_periods(conn, sid, dq.hidden))
                 elif fmt.needs_outline or dq.series_only:
                     codes, periods = store.data_outline(conn, sid, dsd, codelists, dq, series_ids=ids)
                 if arrow_reader and fmt.columnar and labels == "id" and view == q.DataView(dsd["time_dimension"]["id"]):
                     # A large answer in the default view: read and written as columns.
-                    batches = store.data_batches(arrow_reader, snap.token, sid, dsd, codelists, dq, ids)
+                    batches = store.data_batches(arrow_reader, snap.releases.change, sid, dsd, codelists, dq, ids)
                     try:
                         first = next(batches, None)  # the 404 is sent before the first byte
                     except store.StaleState:
@@ -307,6 +321,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if first is None:
                     raise not_found("no observations match the query")
                 return fmt.serialise(message(codes, periods, itertools.chain([first], rows)))
+
+            def history(conn: Connection, sid: int) -> bytes:
+                """includeHistory: one data set per release that published (Replace) or
+                withdrew (Delete) observations the query selects, in release order."""
+                check_response_size(settings.max_observations, settings.max_observations + 1,
+                                    lambda: store.count_observations(conn, sid, dsd, codelists, dq))
+                parts = store.history(conn, sid, dsd, codelists, dq, snap.releases.time_of)
+                rows = [r for p in parts for r in p.rows]
+                if not rows:
+                    raise not_found("no observations match the query")
+                msg = message(*store.outline_of(rows, dsd, codelists), iter(()))
+                msg.datasets = parts
+                return b"".join(fmt.serialise(msg))
 
             return produce
 
@@ -362,7 +389,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         snap = snapshots.current()
         flow, dsd, codelists = bundle(snap, q.check_agency(agency), q.check_id(flow_id, "dataflow"),
                                       q.check_version(version))
-        headers = validators.headers(snap.published_at, cache.key(
+        headers = snapshot_headers(snap, cache.key(
             snap.token, request.url.path, list(request.query_params.multi_items()), fmt.media_type, ""))
         if validators.fresh(request, headers):
             return validators.not_modified(headers)
@@ -379,10 +406,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> JSONResponse:
         try:  # the store itself, not the snapshot: liveness of the database too
             with engine.connect() as conn:
-                state = store.state_token(conn)
+                releases = store.releases(conn)
         except OperationalError:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "release": int(state)})
+        public = releases.public(snapshots.now())
+        return JSONResponse({"status": "ok", "release": public[-1].id if public else 0,
+                             "state": releases.token(snapshots.now())})
 
     # REST v2 (SDMX 3.0 paths)
     @app.get("/sdmx/3.0/structure/{structure_type}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],

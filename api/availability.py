@@ -28,6 +28,7 @@ from sqlalchemy import Connection, func, select
 from api import query as q
 from api.errors import bad_request, not_found, not_implemented
 from api.store import _conditions
+from store.documents import urn_ref
 from store.schema import DIMENSION_COLUMNS, public_observation as o, public_series as s
 
 MODES = ("exact", "available")
@@ -243,9 +244,13 @@ def serve(request, agency: str, flow_id: str, version: str, component: str | Non
         flow, dsd, codelists = bundle(snap, agency, flow_id, version)
         components = check_components(component, dsd)
         dq = make_query(len(dsd["dimensions"]))
+        q.parse_vintage(params, dq)
+        if dq.include_history:
+            raise bad_request("includeHistory is a data query parameter: availability is of one vintage")
+        snap.bind(dq, urn_ref(flow))  # the embargo, asOf, updatedAfter
 
         def produce(conn):
-            sid = store.structure_row_id(conn, flow)
+            sid = snap.derived(("structure_id", urn_ref(flow)), lambda: store.structure_row_id(conn, flow))
             av = availability(conn, sid, flow, dsd, codelists, dq, mode, components)
             av.references, av.lang = references, lang
             return b"".join(fmt.serialise(av, snap.documents))  # whole: errors before the first byte

@@ -129,12 +129,20 @@ class Validators:
     """The caching headers of a response, and whether the client's copy is still current."""
 
     def __init__(self, max_age: int):
-        self.cache_control = f"public, max-age={max_age}"
+        self.max_age = max_age
 
-    def headers(self, published_at: datetime | None, key: str) -> dict[str, str]:
+    def headers(self, published_at: datetime | None, key: str, *, now: datetime | None = None,
+                next_release: datetime | None = None) -> dict[str, str]:
         """ETag (from `key`, the response-cache key: state, path, query, media type, language),
-        Last-Modified (`published_at`, the latest release), Cache-Control and Vary."""
-        h = {"ETag": f'W/"{key[:32]}"', "Cache-Control": self.cache_control, "Vary": VARY}
+        Last-Modified (`published_at`, the latest release), Cache-Control and Vary.
+
+        HTTP caches (browsers, the reverse proxy) may keep an answer only until the next
+        scheduled release: max-age never reaches past it, so that at the release second
+        everyone is sent the new figures, not a copy from before."""
+        max_age = self.max_age
+        if now is not None and next_release is not None:
+            max_age = max(0, min(max_age, int((next_release - now).total_seconds())))
+        h = {"ETag": f'W/"{key[:32]}"', "Cache-Control": f"public, max-age={max_age}", "Vary": VARY}
         if published_at is not None:
             h["Last-Modified"] = format_datetime(published_at.astimezone(timezone.utc), usegmt=True)
         return h

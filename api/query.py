@@ -41,6 +41,15 @@ class DataQuery:
     limit: int | None = None
     # True for detail=serieskeysonly / nodata: one row per series, no observations.
     series_only: bool = False
+    # asOf: the data as they were at that moment; includeHistory: every vintage, one data
+    # set per release (api.history).
+    as_of: datetime | None = None
+    include_history: bool = False
+    # Set from the snapshot when the query is answered (api.app), not parsed: the releases
+    # whose rows the answer must not show (embargoed, or after asOf), and with updatedAfter
+    # the public releases published since.
+    hidden: frozenset[int] = frozenset()
+    updated_in: list[int] | None = None
 
 
 @dataclass
@@ -163,11 +172,23 @@ def parse_datetime(value: str, what: str) -> datetime:
     return dt
 
 
-UNSUPPORTED_DATA_PARAMS = {
+UNSUPPORTED_DATA_PARAMS: dict[str, str] = {
     # parameter -> why (the spec's rows that answer 501 until they are built)
-    "includeHistory": "includeHistory is not implemented yet",
-    "asOf": "asOf is not implemented yet",
 }
+
+
+def parse_vintage(params, dq: DataQuery) -> None:
+    """asOf and includeHistory into `dq` (both REST versions)."""
+    as_of = _single(params, "asOf")
+    if as_of is not None:
+        dq.as_of = parse_datetime(as_of, "asOf")
+        if dq.updated_after is not None and dq.updated_after > dq.as_of:
+            raise bad_request("updatedAfter is later than asOf: ask for changes before the moment asked for")
+    history = _single(params, "includeHistory")
+    if history is not None:
+        if history.lower() not in ("true", "false"):
+            raise bad_request(f"includeHistory={history!r} is not true or false")
+        dq.include_history = history.lower() == "true"
 
 DETAILS = ("full", "dataonly", "serieskeysonly", "nodata")
 ATTRIBUTE_KEYWORDS = ("dsd", "msd", "dataset", "series", "obs", "all", "none")

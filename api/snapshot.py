@@ -1,16 +1,25 @@
-"""What is published, as of one state of the store: the snapshot every response is built on.
+"""What is published, as of one state of the store and one moment: the snapshot every
+response is built on.
 
-A ``Snapshot`` holds the state token (it changes with every release: part of every cache
-key and ETag), the time of the latest release (Last-Modified), the structure documents,
-and whatever the routes derive from them once per state and dataflow (``memo``: a
-dataflow's DSD and codelists, its series index). Nothing in it changes after it is built.
+A ``Snapshot`` holds the state token (it changes with every publisher transaction and
+whenever a scheduled release's time passes: part of every cache key and ETag), the
+moment it describes, the releases, the structure documents visible then, and whatever
+the routes derive from them once per state and dataflow (``memo``: a dataflow's DSD and
+codelists, its series index). Nothing in it changes after it is built.
 
-``Snapshots.current()`` reads the state token from the database at most every
-``STATE_TTL`` seconds (api.config), so that an answer from the response cache costs no
-database round trip at all; a new release is therefore seen by every API process within
-``STATE_TTL`` of its publication. A response that is built, not taken from the cache,
-re-reads the token inside the read transaction that builds it (``confirm``), so the
-structures and the data of one response always come from one state.
+The embargo lives here. Rows of a scheduled release are in the store before its time;
+the snapshot knows which releases are public at its moment, and every query built on it
+hides the others (api.store.visible). A snapshot expires at the next release time, so
+at that second every process answers from a new state, with new cache keys and ETags:
+no answer computed before a release is served after it.
+
+``Snapshots.current()`` reads the state from the database at most every ``STATE_TTL``
+seconds (api.config), and at once when a release time passes, so that an answer from the
+response cache costs no database round trip at all; a release published (or rescheduled)
+by the publisher is therefore seen by every API process within ``STATE_TTL``. A response
+that is built, not taken from the cache, re-reads the state inside the read transaction
+that builds it (``confirm``), so the structures and the data of one response always come
+from one state.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -27,13 +36,44 @@ from sqlalchemy import Connection, Engine
 from api import store
 
 
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 @dataclass
 class Snapshot:
     token: str
-    published_at: datetime | None  # when the latest release was published (UTC)
-    documents: list[dict]
+    now: datetime  # the moment this snapshot describes (UTC)
+    releases: store.Releases
+    documents: list[dict]  # the structure documents visible at `now`
     memo: dict[Any, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def published_at(self) -> datetime | None:
+        """When the latest public release went out (UTC): Last-Modified."""
+        return self.releases.last_published(self.now)
+
+    @property
+    def next_release(self) -> datetime | None:
+        """When this snapshot stops being true: the next scheduled release time."""
+        return self.releases.next_release(self.now)
+
+    def hidden(self, dataflow: str | None = None, as_of: datetime | None = None) -> frozenset[int]:
+        """The releases a query must not show: embargoed now, or not yet public `as_of`
+        (a moment after now is now: asOf cannot see the future)."""
+        return self.releases.hidden(self.moment(as_of), dataflow)
+
+    def moment(self, as_of: datetime | None = None) -> datetime:
+        return self.now if as_of is None or as_of > self.now else as_of
+
+    def bind(self, dq, dataflow: str):
+        """Fill in a data query's vintage (api.query.DataQuery): the releases it must not
+        show, and with updatedAfter the public releases since."""
+        dq.hidden = self.hidden(dataflow, dq.as_of)
+        if dq.updated_after is not None:
+            dq.updated_in = self.releases.updated_after(self.moment(dq.as_of), dq.updated_after)
+        return dq
 
     def derived(self, key: Any, build: Callable[[], Any]) -> Any:
         """`build()` once per snapshot and key (a dataflow's bundle, its series index...)."""
@@ -48,46 +88,54 @@ class Snapshot:
 
 
 class Snapshots:
-    """The current snapshot, re-read from the store at most every `ttl` seconds."""
+    """The current snapshot, re-read from the store at most every `ttl` seconds (by the
+    monotonic `clock`) and whenever the wall clock `now` reaches the next release time."""
 
-    def __init__(self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic):
-        self.engine, self.ttl, self.clock = engine, ttl, clock
+    def __init__(self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = utc_now):
+        self.engine, self.ttl, self.clock, self.now = engine, ttl, clock, now
         self._current: Snapshot | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
+    def _fresh(self, snap: Snapshot | None) -> bool:
+        if snap is None or self.clock() - self._checked >= self.ttl:
+            return False
+        turn = snap.next_release
+        return turn is None or self.now() < turn
+
     def current(self) -> Snapshot:
         snap = self._current
-        if snap is not None and self.clock() - self._checked < self.ttl:
+        if self._fresh(snap):
             return snap
         with self._lock:
-            if self._current is not None and self.clock() - self._checked < self.ttl:
+            if self._fresh(self._current):
                 return self._current  # another thread has just refreshed it
             with self.engine.connect() as conn:
                 conn.begin()
                 return self._refresh(conn)
 
     def token_if_fresh(self) -> str | None:
-        """The current state token if it was read within STATE_TTL, else None (no I/O:
-        safe to call on the event loop)."""
+        """The current state token if it was read within STATE_TTL and no release time has
+        passed since, else None (no I/O: safe to call on the event loop)."""
         snap = self._current
-        if snap is not None and self.clock() - self._checked < self.ttl:
-            return snap.token
-        return None
+        return snap.token if self._fresh(snap) else None
 
     def confirm(self, conn: Connection) -> Snapshot:
-        """The snapshot of `conn`'s transaction (the current one unless a release has
-        been published since it was read)."""
-        token = store.state_token(conn)
+        """The snapshot of `conn`'s transaction now (the current one unless something was
+        published, or a release time passed, since it was read)."""
+        releases = store.releases(conn)
         snap = self._current
-        if snap is not None and snap.token == token:
+        if snap is not None and snap.token == releases.token(self.now()) and self._fresh(snap):
             return snap
         with self._lock:
-            return self._refresh(conn, token)
+            return self._refresh(conn, releases)
 
-    def _refresh(self, conn: Connection, token: str | None = None) -> Snapshot:
-        token = token if token is not None else store.state_token(conn)
+    def _refresh(self, conn: Connection, releases: store.Releases | None = None) -> Snapshot:
+        releases = releases if releases is not None else store.releases(conn)
+        now = self.now()
+        token = releases.token(now)
         if self._current is None or self._current.token != token:
-            self._current = Snapshot(token, store.last_published(conn), store.documents(conn))
+            self._current = Snapshot(token, now, releases, store.documents(conn, releases.hidden(now)))
         self._checked = self.clock()
         return self._current

@@ -12,36 +12,108 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import numpy as np
-from sqlalchemy import Connection, and_, false, func, or_, select
+from sqlalchemy import Connection, and_, false, func, or_, select, true
 
 from api.errors import bad_request, not_found
-from api.formats import Obs
+from api.formats import DataSetPart, Obs
 from api.query import DataQuery, match_code, period_bound, version_key
 from store.periods import bounds as period_bounds
 from store.schema import (
     DIMENSION_COLUMNS,
     public_observation as o,
     public_release as r,
+    public_release_dataflow as rd,
     public_series as s,
+    public_state as state,
     public_structure as st,
 )
 
 
-def state_token(conn: Connection) -> str:
-    """Changes whenever anything is published: part of every cache key and ETag."""
-    return str(conn.execute(select(func.coalesce(func.max(r.c.id), 0))).scalar_one())
+# --- releases and the embargo ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    id: int
+    status: str
+    release_time: datetime  # UTC
+    dataflows: frozenset[str]  # AGENCY:ID(VERSION) of the dataflows it carries
 
 
-def last_published(conn: Connection) -> datetime | None:
-    """When the latest release was published (UTC): the Last-Modified of every response."""
-    at = conn.execute(select(func.max(r.c.published_at))).scalar_one()
+@dataclass(frozen=True)
+class Releases:
+    """Every release of the store and the publisher's change counter: with a moment in
+    time, what is public then. A release is public from its release time on (unless it
+    is a draft, which has written nothing); a row of the public area is visible at T when
+    its release is public at T and the release that superseded it is not (store.schema)."""
+
+    change: int
+    all: tuple[ReleaseInfo, ...]  # in release-time order
+
+    def public(self, at: datetime) -> list[ReleaseInfo]:
+        return [x for x in self.all if x.status != "draft" and x.release_time <= at]
+
+    def hidden(self, at: datetime, dataflow: str | None = None) -> frozenset[int]:
+        """The releases whose rows are not visible at `at` (of `dataflow`'s, if given):
+        scheduled for later, so embargoed."""
+        return frozenset(x.id for x in self.all if x.status != "draft" and x.release_time > at
+                         and (dataflow is None or dataflow in x.dataflows))
+
+    def token(self, at: datetime) -> str:
+        """Changes whenever anything is published or becomes public: part of every cache
+        key and ETag. The counter changes with every publisher transaction; the number of
+        public releases when a release time passes, with no transaction at all."""
+        return f"{self.change}.{len(self.public(at))}"
+
+    def next_release(self, at: datetime) -> datetime | None:
+        """When the next scheduled release becomes public: what is cached now is stale then."""
+        return min((x.release_time for x in self.all if x.status != "draft" and x.release_time > at),
+                   default=None)
+
+    def last_published(self, at: datetime) -> datetime | None:
+        return max((x.release_time for x in self.public(at)), default=None)
+
+    def updated_after(self, at: datetime, after: datetime) -> list[int]:
+        """The public releases published after `after` (SDMX updatedAfter)."""
+        return [x.id for x in self.public(at) if x.release_time > after]
+
+    def time_of(self, release_id: int) -> datetime | None:
+        return next((x.release_time for x in self.all if x.id == release_id), None)
+
+
+def _utc(at: datetime | None) -> datetime | None:
     if at is not None and at.tzinfo is None:  # SQLite keeps no zone; releases are in UTC
         at = at.replace(tzinfo=timezone.utc)
     return at
 
 
-def documents(conn: Connection) -> list[dict]:
-    return [json.loads(d) for d in conn.execute(select(st.c.document).order_by(st.c.id)).scalars()]
+def releases(conn: Connection) -> Releases:
+    change = conn.execute(select(func.coalesce(func.max(state.c.change), 0))).scalar_one()
+    carried: dict[int, set[str]] = {}
+    for release_ref, flow in conn.execute(select(rd.c.release_ref, rd.c.dataflow)):
+        carried.setdefault(release_ref, set()).add(flow)
+    return Releases(int(change), tuple(
+        ReleaseInfo(row.id, row.status, _utc(row.release_time), frozenset(carried.get(row.id, ())))
+        for row in conn.execute(select(r.c.id, r.c.status, r.c.release_time).order_by(r.c.release_time, r.c.id))))
+
+
+def change_counter(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(state.c.change), 0))).scalar_one())
+
+
+def visible(hidden: frozenset[int], table=o):
+    """The rows of a versioned table visible when the releases `hidden` are not public:
+    published by a public release and not superseded by one. With nothing embargoed this
+    is "not superseded", which the partial index on current observations serves."""
+    if not hidden:
+        return table.c.superseded_ref.is_(None)
+    h = sorted(hidden)
+    return and_(table.c.release_ref.not_in(h),
+                or_(table.c.superseded_ref.is_(None), table.c.superseded_ref.in_(h)))
+
+
+def documents(conn: Connection, hidden: frozenset[int] = frozenset()) -> list[dict]:
+    return [json.loads(d) for d in conn.execute(
+        select(st.c.document).where(visible(hidden, st)).order_by(st.c.id)).scalars()]
 
 
 def select_versions(docs: list[dict], version: str) -> list[dict]:
@@ -91,7 +163,8 @@ def dataflow_bundle(docs: list[dict], agency: str, flow_id: str, version: str) -
 
 
 def structure_row_id(conn: Connection, flow: dict) -> int:
-    return conn.execute(select(st.c.id).where(
+    """The dataflow's identity row (its first stored version), which its series reference."""
+    return conn.execute(select(func.min(st.c.id)).where(
         st.c.kind == "dataflow", st.c.agency == flow["agency"], st.c.artefact_id == flow["id"],
         st.c.version == flow["version"])).scalar_one()
 
@@ -159,11 +232,13 @@ class SeriesIndex:
         return np.isin(self.codes[dim], np.asarray(wanted, dtype=self.codes[dim].dtype))
 
 
-def series_index(conn: Connection, structure_id: int, n_dims: int) -> SeriesIndex:
+def series_index(conn: Connection, structure_id: int, n_dims: int,
+                 hidden: frozenset[int] = frozenset()) -> SeriesIndex:
+    """The series with observations visible when the releases `hidden` are not public."""
     dcols = [s.c[c] for c in DIMENSION_COLUMNS[:n_dims]]
     rows = conn.execute(
         select(s.c.id, *dcols, func.count(o.c.id)).select_from(s.join(o, o.c.series_ref == s.c.id))
-        .where(s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None))
+        .where(s.c.dataflow_ref == structure_id, visible(hidden))
         .group_by(s.c.id, *dcols, s.c.series_key).order_by(s.c.series_key)).all()
     values: list[list[str]] = [[] for _ in range(n_dims)]
     positions: list[dict[str, int]] = [{} for _ in range(n_dims)]
@@ -184,16 +259,17 @@ def whole_dataflow(q: DataQuery) -> bool:
     """True when the query keeps every current observation of the dataflow (no key, filter,
     period, first/last N or page)."""
     return (not q.keys and not q.filters and q.start is None and q.end is None and q.updated_after is None
-            and not q.first_n and not q.last_n and not q.offset and q.limit is None and not q.series_only)
+            and not q.first_n and not q.last_n and not q.offset and q.limit is None and not q.series_only
+            and not q.include_history)
 
 
-def flow_periods(conn: Connection, structure_id: int) -> list[str]:
+def flow_periods(conn: Connection, structure_id: int, hidden: frozenset[int] = frozenset()) -> list[str]:
     """The periods of a dataflow's current observations, in time order (the outline of a
     whole-dataflow answer, with SeriesIndex.outline_codes)."""
     return [p[0] for p in conn.execute(
         select(o.c.time_period, o.c.period_start, o.c.period_end)
         .select_from(o.join(s, s.c.id == o.c.series_ref))
-        .where(s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None)).distinct()
+        .where(s.c.dataflow_ref == structure_id, visible(hidden)).distinct()
         .order_by(o.c.period_start, o.c.period_end))]
 
 
@@ -210,10 +286,14 @@ def _conditions(structure_id: int, dsd: dict, codelists: dict, q: DataQuery,
     c[DIM] filters keep, from the SeriesIndex) the dimension conditions are those ids."""
     dims = [d["id"] for d in dsd["dimensions"]]
     col = {dim: s.c[DIMENSION_COLUMNS[i]] for i, dim in enumerate(dims)}
+    # Which vintage: the rows visible now or asOf (q.hidden: the releases not public then),
+    # or with includeHistory every row published by a release public then.
+    vintage = ((o.c.release_ref.not_in(sorted(q.hidden)) if q.hidden else true()) if q.include_history
+               else visible(q.hidden))
     if series_ids is not None:  # the ids imply the dataflow; the planner starts from them
-        where = [s.c.id.in_([int(i) for i in series_ids]), o.c.superseded_ref.is_(None)]
+        where = [s.c.id.in_([int(i) for i in series_ids]), vintage]
     else:
-        where = [s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None)]
+        where = [s.c.dataflow_ref == structure_id, vintage]
     if q.keys and series_ids is None:
         alternatives = []
         for key in q.keys:
@@ -245,7 +325,9 @@ def _conditions(structure_id: int, dsd: dict, codelists: dict, q: DataQuery,
     if q.end:
         where.append(o.c.period_start <= q.end)
     if q.updated_after:
-        where.append(o.c.release_ref.in_(select(r.c.id).where(r.c.published_at > q.updated_after)))
+        if q.updated_in is None:
+            raise ValueError("updatedAfter needs the releases published since (DataQuery.updated_in)")
+        where.append(o.c.release_ref.in_(q.updated_in) if q.updated_in else false())
     return where
 
 
@@ -378,6 +460,42 @@ def data_rows(conn: Connection, structure_id: int, dsd: dict, codelists: dict,
         yield Obs(tuple(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3])
 
 
+def history(conn: Connection, structure_id: int, dsd: dict, codelists: dict, q: DataQuery,
+            time_of) -> list[DataSetPart]:
+    """Every vintage of the observations a query selects (includeHistory), as data sets in
+    release order: per release, a Replace set with the observations it published (valid
+    from its release time) and a Delete set with those it withdrew (valid until then).
+    `time_of(release_id)`: the release's time. Releases hidden from the query (embargoed,
+    or after asOf) are left out, as are their withdrawals."""
+    n = len(dsd["dimensions"])
+    dcols = [s.c[c] for c in DIMENSION_COLUMNS[:n]]
+    where = _limited(structure_id, dsd, codelists, q)
+    join = o.join(s, s.c.id == o.c.series_ref)
+    published: dict[int, list[Obs]] = {}
+    for row in conn.execute(select(o.c.release_ref, *dcols, o.c.time_period, o.c.value, o.c.obs_status,
+                                   o.c.conf_status).select_from(join).where(*where)
+                            .order_by(o.c.release_ref, s.c.series_key, o.c.period_start)):
+        published.setdefault(row[0], []).append(Obs(tuple(row[1:n + 1]), *row[n + 1:]))
+    newer = o.alias("newer")
+    withdrawn_by = [o.c.superseded_ref.is_not(None),
+                    ~select(newer.c.id).where(newer.c.series_ref == o.c.series_ref,
+                                              newer.c.time_period == o.c.time_period,
+                                              newer.c.release_ref == o.c.superseded_ref).exists()]
+    if q.hidden:
+        withdrawn_by.append(o.c.superseded_ref.not_in(sorted(q.hidden)))
+    withdrawn: dict[int, list[Obs]] = {}
+    for row in conn.execute(select(o.c.superseded_ref, *dcols, o.c.time_period).select_from(join)
+                            .where(*where, *withdrawn_by).order_by(o.c.superseded_ref, s.c.series_key, o.c.period_start)):
+        withdrawn.setdefault(row[0], []).append(Obs(tuple(row[1:n + 1]), row[n + 1], None, None, None))
+    parts = []
+    for release in sorted(set(published) | set(withdrawn), key=lambda i: (time_of(i), i)):
+        if release in published:
+            parts.append(DataSetPart("Replace", published[release], valid_from=time_of(release)))
+        if release in withdrawn:
+            parts.append(DataSetPart("Delete", withdrawn[release], valid_to=time_of(release)))
+    return parts
+
+
 def outline_of(rows: list[Obs], dsd: dict, codelists: dict) -> tuple[list[list[str]], list[str]]:
     """The outline (codes per dimension in codelist order, periods in time order) of rows
     already read: what data_outline asks the database for, without asking it."""
@@ -429,7 +547,7 @@ def _positional(stmt, backend: str) -> tuple[str, list]:
     return str(compiled), values
 
 
-def data_batches(reader: tuple[str, str], token: str, structure_id: int, dsd: dict, codelists: dict,
+def data_batches(reader: tuple[str, str], change: int, structure_id: int, dsd: dict, codelists: dict,
                  q: DataQuery, series_ids: np.ndarray | None = None,
                  batch_rows: int = 65536) -> Iterator:
     """The time-series observations of a data query as Arrow record batches (columns
@@ -437,9 +555,9 @@ def data_batches(reader: tuple[str, str], token: str, structure_id: int, dsd: di
     order: what data_rows yields, read by the database's ADBC driver into columns, several
     times faster than row objects for a large answer.
 
-    The read runs in its own read-only transaction, which must see the release `token`
-    (the snapshot the response is built on): StaleState is raised, before any batch, when
-    it does not."""
+    The read runs in its own read-only transaction, which must see the store as the
+    snapshot the response is built on saw it (the publisher's change counter `change`):
+    StaleState is raised, before any batch, when it does not."""
     import importlib
 
     module, uri = reader
@@ -449,7 +567,7 @@ def data_batches(reader: tuple[str, str], token: str, structure_id: int, dsd: di
             .select_from(o.join(s, s.c.id == o.c.series_ref)).where(*where)
             .order_by(s.c.series_key, o.c.period_start))
     sql, params = _positional(stmt, backend)
-    token_sql, token_params = _positional(select(func.coalesce(func.max(r.c.id), 0)), backend)
+    token_sql, token_params = _positional(select(func.coalesce(func.max(state.c.change), 0)), backend)
     dbapi = importlib.import_module(module)
     conn = dbapi.connect(uri, autocommit=True)
     cur = conn.cursor()
@@ -460,8 +578,8 @@ def data_batches(reader: tuple[str, str], token: str, structure_id: int, dsd: di
         else:
             cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         cur.execute(token_sql, token_params)
-        if str(cur.fetchone()[0]) != token:
-            raise StaleState(token)
+        if int(cur.fetchone()[0]) != change:
+            raise StaleState(change)
         cur.execute(sql, params)
         yield from cur.fetch_record_batch()
     finally:

@@ -100,7 +100,7 @@ def build(url: str, observations: int = 1_000_000, *, flow_id: str = DEFAULT_FLO
 
     with engine.begin() as conn:
         release_id = conn.execute(insert(public_release).values(
-            published_at=datetime.now(timezone.utc),
+            release_time=datetime.now(timezone.utc),
             description=f"synthetic: {observations} observations of {flow_id} (bench/bigstore.py)",
         )).inserted_primary_key[0]
         conn.execute(insert(public_structure), [

@@ -116,7 +116,7 @@ def publish(description: str = typer.Option("", help="What this release contains
         raise typer.Exit(1) from None
     console.print(f"release {release_id} published")
     for flow, counts in summary.items():
-        console.print(f"  {flow}: {counts['added']} added, {counts['changed']} revised, "
+        console.print(f"  {flow}: {counts['added']} added, {counts['revised']} revised, "
                       f"{counts['withdrawn']} withdrawn, {counts['withheld']} withheld")
 
 

@@ -19,7 +19,7 @@ import json
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from publisher.content import Content
 from store import periods
@@ -35,27 +35,52 @@ from store.schema import (
 from publisher.disclosure.protect import audit_all, protect_all
 
 
-def _upsert_structures(conn, content: Content, release_id: int) -> dict[str, int]:
-    """Write every structure document; return dataflow ref -> public_structure id."""
-    existing = {(r.kind, r.agency, r.artefact_id, r.version): (r.id, r.document)
-                for r in conn.execute(select(public_structure))}
+def _upsert_structures(conn, content: Content, release_id: int,
+                       release_time: datetime | None = None) -> dict[str, int]:
+    """Write every structure document that is new or changed, as a new version stamped
+    with the release (the previous version is superseded by it, so it stays visible until
+    the release time); return dataflow ref -> its identity row (the first version)."""
+    current = {(r.kind, r.agency, r.artefact_id, r.version): (r.id, r.document, r.release_ref)
+               for r in conn.execute(select(public_structure).where(public_structure.c.superseded_ref.is_(None)))}
+    first = {(r.kind, r.agency, r.artefact_id, r.version): r.id for r in conn.execute(
+        select(public_structure.c.kind, public_structure.c.agency, public_structure.c.artefact_id,
+               public_structure.c.version, func.min(public_structure.c.id).label("id"))
+        .group_by(public_structure.c.kind, public_structure.c.agency, public_structure.c.artefact_id,
+                  public_structure.c.version))}
+    times = dict(conn.execute(select(public_release.c.id, public_release.c.release_time)).all())
     flow_ids: dict[str, int] = {}
     for doc in content.documents:
         key = (doc["kind"], doc["agency"], doc["id"], doc["version"])
         text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
-        if key in existing:
-            sid, old = existing[key]
-            if old != text:
+        if key not in current or current[key][1] != text:
+            if key in current:
+                sid, _, by = current[key]
+                later = times.get(by)
+                if release_time is not None and later is not None and _utc(later) > _utc(release_time):
+                    raise ReleaseOrder(f"{doc['kind']} {urn(doc)} was changed by release {by}, which goes out "
+                                       "later than this one: releases of the same structure go out in order")
                 conn.execute(update(public_structure).where(public_structure.c.id == sid)
-                             .values(document=text, release_ref=release_id))
-        else:
+                             .values(superseded_ref=release_id))
             sid = conn.execute(insert(public_structure).values(
                 kind=doc["kind"], agency=doc["agency"], artefact_id=doc["id"],
                 version=doc["version"], document=text, release_ref=release_id,
             )).inserted_primary_key[0]
+            first.setdefault(key, sid)
         if doc["kind"] == "dataflow":
-            flow_ids[f"{doc['agency']}:{doc['id']}({doc['version']})"] = sid
+            flow_ids[urn(doc)] = first[key]
     return flow_ids
+
+
+def urn(doc: dict) -> str:
+    return f"{doc['agency']}:{doc['id']}({doc['version']})"
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+class ReleaseOrder(RuntimeError):
+    """Writing this release would supersede a release that goes out later."""
 
 
 class PublicationRefused(RuntimeError):
@@ -105,8 +130,12 @@ def audit(conn, content: Content) -> list:
     return audit_all(list(content.dataflows.values()), public_frames(conn, content, staged))
 
 
-def _publish_dataflow(conn, protected: pd.DataFrame, structure_id: int, release_id: int) -> dict[str, int]:
-    """`protected`: series_key, time_period, public_value (NaN = withheld)."""
+def _publish_dataflow(conn, protected: pd.DataFrame, structure_id: int, release_id: int,
+                      provisional_from: str | None = None) -> dict[str, int]:
+    """`protected`: series_key, time_period, public_value (NaN = withheld). Observations
+    whose period starts on or after `provisional_from`'s start are provisional (OBS_STATUS
+    P), the others final (A); a withheld one is Q whatever its period. A change of value
+    or of status (P becoming A when a period is finalised) is a revision."""
     staged = protected[["series_key", "time_period", "public_value"]].rename(columns={"public_value": "value"})
     series = {r.series_key: r.id for r in conn.execute(
         select(public_series.c.id, public_series.c.series_key)
@@ -123,14 +152,30 @@ def _publish_dataflow(conn, protected: pd.DataFrame, structure_id: int, release_
             select(public_series.c.id, public_series.c.series_key)
             .where(public_series.c.dataflow_ref == structure_id))}
 
+    bounds_cache: dict[str, tuple] = {}
+
+    def bounds(period: str) -> tuple:
+        if period not in bounds_cache:
+            bounds_cache[period] = periods.bounds(period)
+        return bounds_cache[period]
+
+    first_provisional = periods.bounds(provisional_from)[0] if provisional_from else None
+    withheld = staged["value"].isna()
+    provisional = (staged["time_period"].map(lambda p: bounds(p)[0] >= first_provisional)
+                   if first_provisional else pd.Series(False, index=staged.index))
+    staged["status"] = "A"
+    staged.loc[provisional.astype(bool), "status"] = "P"
+    staged.loc[withheld, "status"] = "Q"
+
     o, s = public_observation, public_series
     current = pd.DataFrame(conn.execute(
-        select(o.c.id, s.c.series_key, o.c.time_period, o.c.value)
+        select(o.c.id, s.c.series_key, o.c.time_period, o.c.value, o.c.obs_status)
         .join(s, s.c.id == o.c.series_ref)
         .where(s.c.dataflow_ref == structure_id, o.c.superseded_ref.is_(None))).all(),
-        columns=["id", "series_key", "time_period", "old_value"])
+        columns=["id", "series_key", "time_period", "old_value", "old_status"])
     merged = staged.merge(current, on=["series_key", "time_period"], how="outer", indicator=True)
-    same = (merged["value"] == merged["old_value"]) | (merged["value"].isna() & merged["old_value"].isna())
+    same = (((merged["value"] == merged["old_value"]) | (merged["value"].isna() & merged["old_value"].isna()))
+            & (merged["status"] == merged["old_status"]))
     changed = merged[(merged["_merge"] == "both") & ~same]
     added = merged[merged["_merge"] == "left_only"]
     withdrawn = merged[merged["_merge"] == "right_only"]
@@ -141,40 +186,25 @@ def _publish_dataflow(conn, protected: pd.DataFrame, structure_id: int, release_
                      .values(superseded_ref=release_id))
     to_insert = pd.concat([changed, added])
     rows = []
-    bounds_cache: dict[str, tuple] = {}
-    for key, period, value in zip(to_insert["series_key"], to_insert["time_period"], to_insert["value"]):
-        if period not in bounds_cache:
-            bounds_cache[period] = periods.bounds(period)
-        start, end = bounds_cache[period]
-        withheld = pd.isna(value)
+    for key, period, value, status in zip(to_insert["series_key"], to_insert["time_period"],
+                                          to_insert["value"], to_insert["status"]):
+        start, end = bounds(period)
         rows.append({"series_ref": series[key], "time_period": period, "period_start": start,
-                     "period_end": end, "value": None if withheld else float(value),
-                     "obs_status": "Q" if withheld else "A", "conf_status": "C" if withheld else "F",
+                     "period_end": end, "value": None if pd.isna(value) else float(value),
+                     "obs_status": status, "conf_status": "C" if status == "Q" else "F",
                      "release_ref": release_id})
     for i in range(0, len(rows), 10_000):
         conn.execute(insert(o), rows[i:i + 10_000])
-    return {"added": len(added), "changed": len(changed), "withdrawn": len(withdrawn)}
+    return {"added": len(added), "revised": len(changed), "withdrawn": len(withdrawn)}
 
 
 def publish(engine: Engine, content: Content, description: str = "") -> tuple[int, dict]:
-    """Publish structures and every staged dataflow as one release; return its id and counts."""
-    summary: dict[str, dict[str, int]] = {}
-    with engine.begin() as conn:
-        release_id = conn.execute(insert(public_release).values(
-            published_at=datetime.now(timezone.utc), description=description,
-        )).inserted_primary_key[0]
-        flow_ids = _upsert_structures(conn, content, release_id)
-        staged = staged_frames(conn, content)
-        protected = protect_all(list(content.dataflows.values()), staged)
-        for flow_id, frame in protected.items():
-            flow = content.dataflow(flow_id)
-            summary[flow_id] = _publish_dataflow(conn, frame, flow_ids[flow.ref], release_id)
-            summary[flow_id]["withheld"] = int(frame["public_value"].isna().sum())
-            _log(conn, release_id, flow, frame)
-        findings = audit(conn, content)
-        if any(not f.safe for f in findings):
-            raise PublicationRefused(findings)  # the transaction rolls back: nothing is published
-    return release_id, summary
+    """Publish structures and every staged dataflow as one release, at once: planned,
+    protected, audited, written and published now (publisher.releases.publish_now).
+    Return its id and, per dataflow, what it added, revised, withdrew and withheld."""
+    from publisher.releases import publish_now
+
+    return publish_now(engine, content, description)
 
 
 def _log(conn, release_id: int, flow, frame: pd.DataFrame) -> None:

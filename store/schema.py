@@ -7,10 +7,21 @@ Two areas, kept apart by name and by who may touch them:
 * ``public_*``: what has been released. The API reads only these; only the publisher
   writes them, in one transaction per release.
 
-Observations are versioned: a row is current while ``superseded_ref`` is NULL; a
-later release that changes or withdraws it sets ``superseded_ref`` to itself and
-inserts the new row. Earlier vintages therefore stay queryable (``asOf``,
-``includeHistory``) and every observation names the release that published it.
+Releases (``public_release``) are first-class: planned as drafts, scheduled for a time
+(stored in UTC; announced in Asia/Baku time), published, later corrected. A release's
+rows are written when it is *scheduled*, and become visible at its release time, all at
+once (.Stat Suite calls this point-in-time release): what a reader may see is decided
+by the clock, not by a process having to run at that second (publisher.releases).
+
+Observations and structure documents are versioned: a row is current while
+``superseded_ref`` is NULL; a later release that changes or withdraws it sets
+``superseded_ref`` to itself and inserts the new row. So, at any moment T, a row is
+visible when its release is public at T and the release that superseded it (if any) is
+not: the embargo and ``asOf`` are the same rule. Earlier vintages stay queryable
+(``asOf``, ``includeHistory``) and every observation names the release that published it.
+
+Releases touching the same data are scheduled in time order (publisher.releases refuses
+otherwise), so that the supersession chain of a row follows the clock.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -47,12 +59,62 @@ metadata = MetaData(
 
 # --- public area -------------------------------------------------------------------
 
+#: A release's life: draft (planned, announced in the calendar, no data written) ->
+#: scheduled (protected, audited, written; embargoed until release_time) -> published
+#: (the scheduler has confirmed it) -> corrected (a later release corrects it).
+RELEASE_STATUSES = ("draft", "scheduled", "published", "corrected")
+
 public_release = Table(
     "public_release",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("published_at", DateTime(timezone=True), nullable=False),
+    # When the release is (or was) made public, in UTC. Nothing of it is visible before.
+    Column("release_time", DateTime(timezone=True), nullable=False),
     Column("description", Text, nullable=False, default=""),
+    Column("title", Text, nullable=False, default="{}"),  # JSON {az, en, ru}
+    Column("status", String(16), nullable=False, default="published"),
+    Column("corrects_ref", ForeignKey("public_release.id"), nullable=True),
+    Column("scheduled_at", DateTime(timezone=True), nullable=True),
+    Column("published_at", DateTime(timezone=True), nullable=True),  # when the scheduler confirmed it
+)
+
+# What a release carries, per dataflow: planned with the release; the counts are filled
+# in when it is scheduled (what it added, revised, withdrew and withheld).
+public_release_dataflow = Table(
+    "public_release_dataflow",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_ref", ForeignKey("public_release.id"), nullable=False),
+    Column("dataflow", String(200), nullable=False),  # AGENCY:ID(VERSION)
+    # Observations whose period starts on or after this period's start are provisional
+    # (OBS_STATUS P); NULL: every observation is final (A).
+    Column("provisional_from", String(20), nullable=True),
+    Column("added", Integer, nullable=True),
+    Column("revised", Integer, nullable=True),
+    Column("withdrawn", Integer, nullable=True),
+    Column("withheld", Integer, nullable=True),
+    UniqueConstraint("release_ref", "dataflow"),
+)
+
+# Files published with a release (its press bulletins and charts), embargoed with it.
+public_release_attachment = Table(
+    "public_release_attachment",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_ref", ForeignKey("public_release.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    UniqueConstraint("release_ref", "name"),
+)
+
+# One row: a counter every publisher transaction increments. Part of the API's state
+# token (with the clock), and the row two schedulers contend for.
+public_state = Table(
+    "public_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("change", BigInteger, nullable=False, default=0),
 )
 
 public_structure = Table(
@@ -68,7 +130,10 @@ public_structure = Table(
     # The structure document (JSON text), see store.documents.
     Column("document", Text, nullable=False),
     Column("release_ref", ForeignKey("public_release.id"), nullable=False),
-    UniqueConstraint("kind", "agency", "artefact_id", "version"),
+    # A later release that changes the document supersedes this row with a new one. The
+    # first row of a dataflow is its identity: public_series.dataflow_ref points to it.
+    Column("superseded_ref", ForeignKey("public_release.id"), nullable=True),
+    UniqueConstraint("kind", "agency", "artefact_id", "version", "release_ref"),
 )
 
 public_series = Table(
@@ -105,8 +170,11 @@ Index(
     postgresql_where=public_observation.c.superseded_ref.is_(None),
 )
 Index("ix_public_observation_release", public_observation.c.release_ref)
+# Revision reports and history read the rows a release superseded.
+Index("ix_public_observation_superseded", public_observation.c.superseded_ref)
 
-PUBLIC_TABLES = (public_release, public_structure, public_series, public_observation)
+PUBLIC_TABLES = (public_release, public_release_dataflow, public_release_attachment, public_state,
+                 public_structure, public_series, public_observation)
 
 # --- staging area (publisher only) ----------------------------------------------------
 

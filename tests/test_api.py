@@ -78,7 +78,9 @@ def test_406_when_no_format_fits(api_client, accept):
     ("/sdmx/2.1/codelist/AZ%20SMS/CL_SEX", 400, "140"),
     ("/sdmx/2.1/provisionagreement/AZ_SMS/all/latest", 501, "501"),
     ("/sdmx/3.0/data/datastructure/AZ_SMS/DSD_RESPERM_TEMP/1.0/*", 501, "501"),
-    ("/sdmx/2.1/data/DF_RESPERM_TEMP?includeHistory=true", 501, "501"),
+    ("/sdmx/2.1/data/DF_RESPERM_TEMP?includeHistory=true&format=csvdata", 501, "501"),
+    ("/sdmx/2.1/data/DF_RESPERM_TEMP?includeHistory=maybe", 400, "140"),
+    ("/sdmx/2.1/data/DF_RESPERM_TEMP?asOf=yesterday", 400, "140"),
     ("/sdmx/2.1/data/DF_RESPERM_TEMP?lastNObservations=0", 400, "140"),
     ("/nowhere", 404, "100"),
 ])

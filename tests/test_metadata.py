@@ -87,7 +87,7 @@ def client(api_client, published_store, content, documents):
             if not conn.execute(public_release.select().where(
                     public_release.c.description == "SIMS reference metadata (test)")).first():
                 release = conn.execute(insert(public_release).values(
-                    published_at=datetime.now(timezone.utc),
+                    release_time=datetime.now(timezone.utc),
                     description="SIMS reference metadata (test)")).inserted_primary_key[0]
                 _upsert_structures(conn, Content([d for d in documents if d not in content.documents], {}), release)
         engine.dispose()

@@ -32,6 +32,22 @@ class Obs(NamedTuple):
 
 
 @dataclass
+class DataSetPart:
+    """One data set of a message with several (includeHistory, updatedAfter with deletions):
+    what it does (SDMX action: Replace, or Delete for observations withdrawn) and from or
+    until when its content was valid (the release time)."""
+
+    action: str
+    rows: list[Obs]
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+
+def xml_time(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
 class DataMessage:
     """Everything a data serialiser needs; plain data, no database handles."""
 
@@ -63,6 +79,19 @@ class DataMessage:
     observations: bool = True
     attribute_selection: frozenset[str] | None = None
     measures: bool = True
+    # Several data sets (formats registered with datasets=True): then `rows` is unused.
+    datasets: list[DataSetPart] | None = None
+
+    def parts(self) -> Iterator[tuple[DataSetPart, "DataMessage"]]:
+        """The message's data sets, each with a message whose rows are that set's: one
+        "Information" set (the message itself) unless `datasets` is given."""
+        if self.datasets is None:
+            yield DataSetPart("Information", []), self
+            return
+        import dataclasses
+
+        for part in self.datasets:
+            yield part, dataclasses.replace(self, rows=iter(part.rows), batches=None, datasets=None)
 
     @property
     def dimension_ids(self) -> list[str]:
@@ -159,17 +188,20 @@ class Format:
     needs_outline: bool = False
     # True when the serialiser also writes DataMessage.batches (api.formats.columns).
     columnar: bool = False
+    # True when the serialiser writes several data sets (DataMessage.datasets), each with
+    # its action and validity: includeHistory needs such a format.
+    datasets: bool = False
 
 
 REGISTRY: dict[str, Format] = {}
 
 
 def register(name: str, media_type: str, kind: str, *, needs_outline: bool = False,
-             columnar: bool = False):
+             columnar: bool = False, datasets: bool = False):
     """Decorator: register a serialiser under a short name and its SDMX media type."""
 
     def wrap(fn):
-        REGISTRY[name] = Format(name, media_type, fn, kind, needs_outline, columnar)
+        REGISTRY[name] = Format(name, media_type, fn, kind, needs_outline, columnar, datasets)
         return fn
 
     return wrap

@@ -297,7 +297,7 @@ def _series_head(series_attrs: list) -> bytes:
         b',"observations":{' if series_attrs else b'"observations":{')
 
 
-@register("jsondata", MEDIA_TYPE, "data", needs_outline=True, columnar=True)
+@register("jsondata", MEDIA_TYPE, "data", needs_outline=True, columnar=True, datasets=True)
 def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
     if message.batches is not None and not columns.time_series_batches(message):
         message = columns.as_rows(message)  # a view the columns are not written in
@@ -316,16 +316,37 @@ def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
     buf += b',"data":{"structures":['
     buf += orjson.dumps(layout.structure)
     buf += b'],"dataSets":['
-    buf += orjson.dumps(dataset_head)[:-1]  # leave the object open for "series"
     encode = _observation_encoder(message, layout)
-    index_key = _index_key
+
+    if message.datasets is not None:  # several data sets (includeHistory)
+        for i, (part, one) in enumerate(message.parts()):
+            head = {"structure": 0, "action": part.action}
+            if part.valid_from is not None:
+                head["validFrom"] = _prepared(part.valid_from)
+            if part.valid_to is not None:
+                head["validTo"] = _prepared(part.valid_to)
+            if i:
+                buf += b","
+            buf += orjson.dumps(head)[:-1]
+            yield from _dataset_body(one, layout, encode, buf)
+            buf = bytearray()
+        yield b"]}}"
+        return
+    buf += orjson.dumps(dataset_head)[:-1]  # leave the object open for "series"
     if message.batches is not None:  # a large answer as columns, in the time-series view
         buf += b',"series":{'
         yield bytes(buf)
         yield from _json_columns(message, layout)
         yield b"}}]}}"
         return
+    yield from _dataset_body(message, layout, encode, buf)
+    yield b"]}}"
 
+
+def _dataset_body(message: DataMessage, layout: "_Layout", encode, buf: bytearray) -> Iterator[bytes]:
+    """A data set's observations (flat) or series, after `buf` (the data set's object, left
+    open), up to the end of the data set's object."""
+    index_key = _index_key
     separator = b'"'
     if message.flat:  # AllDimensions: observations directly in the data set
         buf += b',"observations":{'
@@ -338,7 +359,7 @@ def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
             if len(buf) >= CHUNK:
                 yield bytes(buf)
                 buf.clear()
-        buf += b"}}]}}"
+        buf += b"}}"
         yield bytes(buf)
         return
 
@@ -360,7 +381,7 @@ def sdmx_json_20(message: DataMessage) -> Iterator[bytes]:
         if len(buf) >= CHUNK:
             yield bytes(buf)
             buf.clear()
-    buf += b"}}]}}"
+    buf += b"}}"
     yield bytes(buf)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from api.formats import DataMessage, columns, format_value, register
+from api.formats import DataMessage, DataSetPart, columns, format_value, register, xml_time
 from api.formats.chunks import Chunker
 
 NS_MESSAGE = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message"
@@ -66,9 +66,32 @@ def _generic_series_open(dims: list[str], key: tuple[str, ...], series_attrs: st
             + "</generic:SeriesKey>" + series_attrs)
 
 
+def dataset_attributes(part: DataSetPart, prefix: str = "") -> str:
+    """A data set's action and validity as XML attributes (ss: qualified in
+    structure-specific messages, unqualified in generic ones)."""
+    out = f' {prefix}action="{part.action}"'
+    if part.valid_from is not None:
+        out += f' {prefix}validFromDate="{xml_time(part.valid_from)}"'
+    if part.valid_to is not None:
+        out += f' {prefix}validToDate="{xml_time(part.valid_to)}"'
+    return out
+
+
 @register("genericdata", "application/vnd.sdmx.genericdata+xml; charset=utf-8; version=2.1", "data",
-          columnar=True)
+          columnar=True, datasets=True)
 def generic_data(message: DataMessage) -> Iterator[bytes]:
+    if message.datasets is None:
+        yield from _generic_data(message, True, True)
+        return
+    parts = list(message.parts())
+    for i, (part, one) in enumerate(parts):
+        yield from _generic_data(one, i == 0, i == len(parts) - 1, part)
+
+
+def _generic_data(message: DataMessage, first: bool, last: bool,
+                  part: DataSetPart = DataSetPart("Information", [])) -> Iterator[bytes]:
+    """One generic DataSet, with the message's start before it when `first` and its end
+    after it when `last`."""
     if message.batches is not None and not columns.time_series_batches(message):
         message = columns.as_rows(message)  # a view the columns are not written in
     obs_attrs = message.observation_attribute_ids
@@ -78,14 +101,16 @@ def generic_data(message: DataMessage) -> Iterator[bytes]:
     obs_constants = [_generic_value(k, v) for k, v in on_obs.items()]
     measures = message.measures
     out = Chunker()
-    out.add('<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<message:GenericData xmlns:message="{NS_MESSAGE}" xmlns:common="{NS_COMMON}" '
-            f'xmlns:generic="{NS_GENERIC}">' + _header(message, None)
-            + f'<message:DataSet structureRef="{structure_id(message)}" action="Information">')
+    end = "</message:DataSet></message:GenericData>\n" if last else "</message:DataSet>"
+    if first:
+        out.add('<?xml version="1.0" encoding="UTF-8"?>\n'
+                f'<message:GenericData xmlns:message="{NS_MESSAGE}" xmlns:common="{NS_COMMON}" '
+                f'xmlns:generic="{NS_GENERIC}">' + _header(message, None))
+    out.add(f'<message:DataSet structureRef="{structure_id(message)}"{dataset_attributes(part)}>')
     if message.batches is not None:  # a large answer as columns, in the time-series view
         yield out.flush()
         yield from _generic_columns(message, series_attrs, obs_constants, obs_attrs, out)
-        out.add("</message:DataSet></message:GenericData>\n")
+        out.add(end)
         yield out.flush()
         return
 
@@ -118,7 +143,7 @@ def generic_data(message: DataMessage) -> Iterator[bytes]:
             parts.append("</generic:Series>")
             if block := out.add("".join(parts)):
                 yield block
-    out.add("</message:DataSet></message:GenericData>\n")
+    out.add(end)
     yield out.flush()
 
 
@@ -147,7 +172,7 @@ def _generic_columns(message: DataMessage, series_attrs: str, obs_constants: lis
 
 @register("structurespecificdata",
           "application/vnd.sdmx.structurespecificdata+xml; charset=utf-8; version=2.1", "data",
-          columnar=True)
+          columnar=True, datasets=True)
 def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
     namespace = dsd_namespace(message.dataflow, message.dimension_at_observation)
     schema_url = message.schema_url
@@ -158,11 +183,13 @@ def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
     out.add('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<message:StructureSpecificData xmlns:message="{NS_MESSAGE}" xmlns:ss="{NS_SS}" '
             f'xmlns:common="{NS_COMMON}" xmlns:xsi="{NS_XSI}" xmlns:ns1="{namespace}"{schema_loc}>'
-            + _header(message, namespace)
-            + f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType" '
-            'ss:dataScope="DataStructure" ss:action="Information">')
-    yield from structure_specific_content(message, out)
-    out.add("</message:DataSet></message:StructureSpecificData>\n")
+            + _header(message, namespace))
+    for part, one in message.parts():
+        out.add(f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType" '
+                f'ss:dataScope="DataStructure"{dataset_attributes(part, "ss:")}>')
+        yield from structure_specific_content(one, out)
+        out.add("</message:DataSet>")
+    out.add("</message:StructureSpecificData>\n")
     yield out.flush()
 
 
