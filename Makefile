@@ -18,12 +18,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Publish the demonstration extracts, then serve them.
+# Publish the demonstration calendar of releases (once), then serve it.
 demo: install
 	$(VENV)/bin/publisher demo --workdir var/demo
 
+# The API, with the release scheduler in the same process (publisher serve).
 serve: demo
-	$(VENV)/bin/uvicorn api.app:app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/publisher serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest -q

@@ -36,6 +36,7 @@ import api.formats.sdmxml21_structure  # noqa: F401
 import api.formats.sdmxml30_data  # noqa: F401
 import api.formats.sdmxml30_structure  # noqa: F401
 from api import availability as av
+from api import releases as release_routes
 from api import metadata as md
 from api import query as q
 from api import store
@@ -412,6 +413,9 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
         public = releases.public(snapshots.now())
         return JSONResponse({"status": "ok", "release": public[-1].id if public else 0,
                              "state": releases.token(snapshots.now())})
+
+    # The release calendar, bulletins and revision reports (api.releases).
+    release_routes.install(app, respond=respond, language=language)
 
     # REST v2 (SDMX 3.0 paths)
     @app.get("/sdmx/3.0/structure/{structure_type}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],

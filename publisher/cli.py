@@ -164,28 +164,36 @@ def generate_demo(outdir: Path, seed: int = 2026) -> None:
 @app.command()
 def demo(workdir: Path = typer.Option(Path("var/demo")), seed: int = 2026,
          database: str = DbOption) -> None:
-    """Everything `make serve` needs: schema, synthetic extracts, ingest, publish."""
-    from publisher.demo import generate
-    from publisher.publish import publish as publish_all
-    from publisher.staging import ingest as ingest_one
+    """Everything `make serve` needs: schema, synthetic extracts, and a calendar of
+    releases (past ones published, one scheduled under embargo, one planned). On a store
+    that already has releases, only publishes those whose time has come."""
+    from publisher import releases
+    from publisher.demo import calendar, generate
     from store.migrate import upgrade
 
     c = _content()
     engine = make_engine(database)
     upgrade(engine)
-    files = generate(c, workdir, seed=seed)
+    with engine.connect() as conn:
+        existing = releases.release_count(conn)
+    if existing:
+        done = releases.publish_due(engine)
+        console.print(f"the store already holds {existing} releases; published now: {done or 'none due'}")
+        return
+    files = dict(generate(c, workdir, seed=seed))
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("checking and staging extracts", total=len(files))
-        for flow_id, path in files:
-            try:
-                ingest_one(engine, read_extract(path, c.dataflow(flow_id)))
-            except ExtractRejected as exc:
-                _report(exc)
-                raise typer.Exit(1) from None
-            progress.advance(task)
-    release_id, summary = publish_all(engine, c, "Demonstration data (synthetic)")
-    console.print(f"demonstration data published as release {release_id}: "
-                  + ", ".join(f"{k} +{v['added']}" for k, v in summary.items()))
+        task = progress.add_task("demonstration calendar", total=None)
+        try:
+            ids = calendar(engine, c, files, progress=lambda msg: progress.update(task, description=msg))
+        except ExtractRejected as exc:
+            progress.stop()
+            _report(exc)
+            raise typer.Exit(1) from None
+    with engine.connect() as conn:
+        for x in releases.releases(conn):
+            console.print(f"release {x.id} {x.status:9} {x.release_time.astimezone(releases.BAKU):%Y-%m-%d %H:%M} "
+                          f"Baku  {x.title.get('en', '')}")
+    console.print(f"demonstration calendar: releases {', '.join(map(str, ids))}")
 
 
 @app.command("eurostat-export")
@@ -219,3 +227,150 @@ def eurostat_export(dataset: str = typer.Argument(..., help="Eurostat dataset, e
     if structure is not None:
         structure.write_bytes(result.structure)
         console.print(f"structure (dataflow, DSD, codelists under {result.mapping.agency}) -> {structure}")
+
+
+# --- releases ------------------------------------------------------------------------------
+
+release_app = typer.Typer(help="Releases: plan, schedule, publish, correct, list (times in Baku time "
+                          "unless an offset is given).", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+
+def _refusal(exc: Exception) -> None:
+    from publisher.publish import PublicationRefused
+    if isinstance(exc, PublicationRefused):
+        _audit_report(exc.findings)
+    err.print(f"[bold red]Refused:[/] {exc}", highlight=False)
+    err.print("Nothing was changed.")
+    raise typer.Exit(1)
+
+
+def _steps(progress: Progress, total: int):
+    task = progress.add_task("scheduling", total=total)
+
+    def step(what: str) -> None:
+        progress.update(task, description=what, advance=1)
+    return step
+
+
+@release_app.command("plan")
+def release_plan(title_en: str = typer.Option(..., "--title", help="Title in English."),
+                 title_az: str = typer.Option(None, "--title-az", help="Title in Azerbaijani."),
+                 title_ru: str = typer.Option(None, "--title-ru", help="Title in Russian."),
+                 at: str = typer.Option(..., "--at", help="Release time, e.g. 2027-02-15T10:00 (Baku)."),
+                 dataflows: list[str] = typer.Option(..., "--dataflow", "-d", help="A dataflow it carries."),
+                 provisional_from: str = typer.Option(None, "--provisional-from",
+                                                      help="First provisional period (OBS_STATUS P), e.g. 2026."),
+                 description: str = typer.Option("", help="What it contains."),
+                 database: str = DbOption) -> None:
+    """Announce a release in the calendar (a draft: nothing is written yet)."""
+    from publisher import releases
+    c = _content()
+    try:
+        release_id = releases.plan(
+            make_engine(database), c, title={"en": title_en, "az": title_az or title_en, "ru": title_ru or title_en},
+            at=releases.parse_time(at), dataflows=dataflows, description=description,
+            provisional_from={d: provisional_from for d in dataflows} if provisional_from else None)
+    except releases.ReleaseRefused as exc:
+        _refusal(exc)
+    console.print(f"release {release_id} planned (draft) for {at}: {', '.join(dataflows)}")
+
+
+@release_app.command("schedule")
+def release_schedule(release_id: int, database: str = DbOption) -> None:
+    """Protect, audit and write a draft release's data, embargoed until its time."""
+    from publisher import releases
+    from publisher.publish import PublicationRefused
+    c = _content()
+    with Progress(console=console, transient=True) as progress:
+        try:
+            summary = releases.schedule(make_engine(database), c, release_id, progress=_steps(progress, 4))
+        except (releases.ReleaseRefused, PublicationRefused) as exc:
+            progress.stop()
+            _refusal(exc)
+    console.print(f"release {release_id} scheduled")
+    for flow, n in summary.items():
+        console.print(f"  {flow}: {n['added']} added, {n['revised']} revised, {n['withdrawn']} withdrawn, "
+                      f"{n['withheld']} withheld")
+
+
+@release_app.command("publish")
+def release_publish(every: int = typer.Option(0, help="Keep running, checking every N seconds (0: once)."),
+                    database: str = DbOption) -> None:
+    """Publish every scheduled release whose time has come (the scheduler: run it from cron
+    or a systemd timer every minute, or with --every; safe to run on several machines)."""
+    import time
+
+    from publisher import releases
+    engine = make_engine(database)
+    while True:
+        for release_id in releases.publish_due(engine):
+            console.print(f"release {release_id} published")
+        if not every:
+            return
+        time.sleep(every)
+
+
+@release_app.command("correct")
+def release_correct(release_id: int,
+                    at: str = typer.Option(None, "--at", help="Release time of the correction (default: now)."),
+                    description: str = typer.Option("", help="What is corrected and why."),
+                    database: str = DbOption) -> None:
+    """Correct a published release with what is staged now for its dataflows."""
+    from publisher import releases
+    from publisher.publish import PublicationRefused
+    c = _content()
+    with Progress(console=console, transient=True) as progress:
+        try:
+            new_id = releases.correct(make_engine(database), c, release_id, description=description,
+                                      at=releases.parse_time(at) if at else None, progress=_steps(progress, 4))
+        except (releases.ReleaseRefused, PublicationRefused) as exc:
+            progress.stop()
+            _refusal(exc)
+    console.print(f"release {new_id} corrects release {release_id}" + (f", at {at}" if at else ", published now"))
+
+
+@release_app.command("list")
+def release_list(database: str = DbOption) -> None:
+    """Every release, past and upcoming, in Baku time."""
+    from publisher import releases
+    with make_engine(database).connect() as conn:
+        rows = releases.releases(conn)
+    table = Table(title="Releases (Asia/Baku time)")
+    for col in ("id", "time", "status", "title", "dataflows", "added", "revised", "withheld", "corrects"):
+        table.add_column(col)
+    for x in rows:
+        total = lambda k: "" if any(f[k] is None for f in x.dataflows) else str(sum(f[k] for f in x.dataflows))  # noqa: E731
+        table.add_row(str(x.id), f"{x.release_time.astimezone(releases.BAKU):%Y-%m-%d %H:%M}", x.status,
+                      x.title.get("en", ""), ", ".join(f["dataflow"].split(":")[1].split("(")[0] for f in x.dataflows),
+                      total("added"), total("revised"), total("withheld"), str(x.corrects or ""))
+    console.print(table)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          every: int = typer.Option(60, help="Scheduler period in seconds (0: no scheduler)."),
+          database: str = DbOption) -> None:
+    """The single-machine default: the API, and the scheduler in the same process (a thread
+    publishing due releases every --every seconds). The API itself never writes."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from publisher import releases
+
+    engine = make_engine(database)
+
+    def scheduler() -> None:
+        while True:
+            try:
+                for release_id in releases.publish_due(engine):
+                    console.print(f"scheduler: release {release_id} published")
+            except Exception as exc:  # noqa: BLE001 - keep the loop alive; the next run retries
+                err.print(f"scheduler: {exc.__class__.__name__}: {exc}")
+            time.sleep(every)
+
+    if every:
+        threading.Thread(target=scheduler, name="scheduler", daemon=True).start()
+    uvicorn.run("api.app:app", host=host, port=port)

@@ -1030,3 +1030,75 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- the demonstration calendar ---------------------------------------------------------------
+
+#: Dataflows whose latest quarter the demonstration releases later than the rest.
+LATER_QUARTER = {"DF_RESPERM_TEMP": "2025-Q4", "DF_WORKPERM_VALID": "2025-Q4"}
+
+
+def calendar(engine, content, files: dict[str, Path], now=None, progress=None) -> list[int]:
+    """Publish the demonstration extracts as a calendar of releases around `now`:
+
+    1. 45 days ago: every dataflow, without the last quarter of LATER_QUARTER's; the 2025
+       quarters of residence permits provisional (OBS_STATUS P);
+    2. 10 days ago: residence permits, 2025-Q4 added and 2025 final (P becomes A: revised);
+    3. in 7 days: valid work permits, 2025-Q4: scheduled, embargoed until then;
+    4. in 40 days: a draft, announced only.
+
+    Release times are 10:00 in Baku, as the office announces them. Returns the release ids."""
+    from datetime import datetime, time, timedelta, timezone
+
+    from sqlalchemy import delete
+
+    from publisher import releases
+    from publisher.extract import read_extract
+    from publisher.staging import ingest
+    from store.schema import staging_observation
+
+    say = progress or (lambda _msg: None)
+    now = now or datetime.now(timezone.utc)
+
+    def at(days: int):
+        day = (now.astimezone(releases.BAKU) + timedelta(days=days)).date()
+        return datetime.combine(day, time(10, 0), releases.BAKU).astimezone(timezone.utc)
+
+    for flow_id, path in files.items():
+        say(f"staging {flow_id}")
+        ingest(engine, read_extract(path, content.dataflow(flow_id)))
+    with engine.begin() as conn:
+        for flow_id, period in LATER_QUARTER.items():
+            conn.execute(delete(staging_observation).where(
+                staging_observation.c.dataflow == content.dataflow(flow_id).ref,
+                staging_observation.c.time_period == period))
+
+    def release(title: dict, days: int, flows: list[str], provisional=None, schedule=True) -> int:
+        backdate = at(days) <= now
+        rid = releases.plan(engine, content, title=title, at=at(days), dataflows=flows, now=now,
+                            provisional_from=provisional, backdate=backdate)
+        if schedule:
+            say(f"release {rid}: {title['en']}")
+            releases.schedule(engine, content, rid, now=min(now, at(days)), backdate=backdate)
+        return rid
+
+    ids = [release({"az": "Miqrasiya statistikası: illik və rüblük göstəricilər",
+                    "en": "Migration statistics: annual and quarterly figures",
+                    "ru": "Миграционная статистика: годовые и квартальные показатели"},
+                   -45, sorted(files), provisional={"DF_RESPERM_TEMP": "2025"})]
+    for flow_id in LATER_QUARTER:
+        ingest(engine, read_extract(files[flow_id], content.dataflow(flow_id)))
+    ids.append(release({"az": "Müvəqqəti yaşama icazələri: 2025-ci ilin IV rübü və 2025-ci ilin yekun göstəriciləri",
+                        "en": "Temporary residence permits: 2025 Q4 and final 2025 figures",
+                        "ru": "Разрешения на временное проживание: IV квартал 2025 года и окончательные данные за 2025 год"},
+                       -10, ["DF_RESPERM_TEMP"]))
+    releases.publish_due(engine, now=now)
+    ids.append(release({"az": "Etibarlı iş icazələri: 2025-ci ilin IV rübü",
+                        "en": "Valid work permits: 2025 Q4",
+                        "ru": "Действующие разрешения на работу: IV квартал 2025 года"},
+                       7, ["DF_WORKPERM_VALID"]))
+    ids.append(release({"az": "Vətəndaşlıq məsələləri üzrə qərarlar: 2025-ci ilin yekun göstəriciləri",
+                        "en": "Citizenship decisions: final 2025 figures",
+                        "ru": "Решения по вопросам гражданства: окончательные данные за 2025 год"},
+                       40, ["DF_CITIZENSHIP"], schedule=False))
+    return ids

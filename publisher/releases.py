@@ -74,6 +74,12 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)  # SQLite keeps no zone
 
 
+def _clock(now: datetime | None) -> datetime:
+    """`now` (the real clock by default) in UTC: SQLite stores and compares times without
+    their zone, so a time in any other zone would be read as UTC."""
+    return _aware(now or utc_now()).astimezone(timezone.utc)
+
+
 def bump(conn: Connection) -> int:
     """Count one more change of the public area. The row lock this takes also makes
     concurrent publisher transactions (two schedulers) run one after the other."""
@@ -126,7 +132,7 @@ def plan(engine: Engine, content: Content, *, title: dict | str, at: datetime,
          backdate: bool = False) -> int:
     """A draft release: announced in the calendar, nothing written yet. `dataflows`: ids
     or references; `provisional_from`: dataflow id -> the first provisional period."""
-    now = now or utc_now()
+    now = _clock(now)
     at = _aware(at).astimezone(timezone.utc)
     if not backdate and (at < now or (at == now and not allow_now)):
         raise ReleaseRefused(f"the release time {at.astimezone(BAKU):%Y-%m-%d %H:%M:%S} (Baku) has passed: "
@@ -167,7 +173,7 @@ def schedule(engine: Engine, content: Content, release_id: int, *, now: datetime
     """Protect, audit and write a draft release's dataflows, embargoed until its time.
     One transaction: on any refusal or failure nothing of it is written."""
     say = progress or (lambda _msg: None)
-    now = now or utc_now()
+    now = _clock(now)
     summary: dict[str, dict[str, int]] = {}
     with engine.begin() as conn:
         bump(conn)  # first: concurrent publishers queue here
@@ -254,7 +260,7 @@ def publish_due(engine: Engine, *, now: datetime | None = None) -> list[int]:
     """Confirm every scheduled release whose time has come, oldest first, each in its own
     transaction; return the ids this call published. Safe to run every minute and from
     several machines at once: a release is published by exactly one of them."""
-    now = now or utc_now()
+    now = _clock(now)
     done = []
     with engine.connect() as conn:
         due = conn.execute(select(r.c.id).where(r.c.status == "scheduled", r.c.release_time <= now)
@@ -262,7 +268,7 @@ def publish_due(engine: Engine, *, now: datetime | None = None) -> list[int]:
     for release_id in due:
         with engine.begin() as conn:
             bump(conn)  # waits for a concurrent scheduler's transaction to end
-            won = conn.execute(update(r).where(r.c.id == release_id, r.c.status == "scheduled")
+            won = conn.execute(update(r).where(r.c.id == release_id)
                                .values(status="published", published_at=now)).rowcount
             if not won:
                 continue  # another scheduler published it meanwhile
@@ -278,7 +284,7 @@ def publish_now(engine: Engine, content: Content, description: str = "", *,
                 title: dict | str | None = None, dataflows: Iterable[str] | None = None,
                 now: datetime | None = None, bulletins: bool = True) -> tuple[int, dict]:
     """Plan, schedule and publish a release at once (everything staged by default)."""
-    now = now or utc_now()
+    now = _clock(now)
     with engine.connect() as conn:
         staged = set(staged_frames(conn, content))
     flows = list(dataflows) if dataflows is not None else [f for f in content.dataflows if f in staged]
@@ -310,7 +316,7 @@ def correct(engine: Engine, content: Content, release_id: int, *, at: datetime |
             description: str = "", now: datetime | None = None, progress: Progress | None = None) -> int:
     """A release correcting published release `release_id` with what is staged now for its
     dataflows: at `at`, or at once. Returns the new release's id."""
-    now = now or utc_now()
+    now = _clock(now)
     with engine.connect() as conn:
         old = release(conn, release_id)
     if old.status not in ("published", "corrected"):

@@ -121,7 +121,7 @@ def test_json_counts_only_for_public_releases():
         "ref": "AZ_SMS:DF_WORKPERM(1.0)", "id": "DF_WORKPERM", "name": WORKPERM["name"],
         "added": 120, "revised": 3, "withdrawn": 0, "withheld": 14, "data": None}
     assert first["dataflows"][0]["data"] == (
-        f"{BASE}/sdmx/3.0/data/dataflow/AZ_SMS/DF_WORKPERM/1.0/*?format=csvfilewithlabels")
+        f"{BASE}/sdmx/3.0/data/dataflow/AZ_SMS/DF_WORKPERM/1.0/*?format=csv&labels=both")
 
 
 def test_json_keeps_azerbaijani_letters_as_utf8():
@@ -306,7 +306,7 @@ def test_page_past_table_counts_links_and_correction_notes():
     hrefs = first.xpath(".//a/@href")
     assert f"{BASE}/releases/1/bulletin-az.html" in hrefs and f"{BASE}/releases/1/bulletin-en.html" in hrefs
     assert f"{BASE}/releases/1/revisions.csv" in hrefs
-    assert f"{BASE}/sdmx/3.0/data/dataflow/AZ_SMS/DF_WORKPERM/1.0/*?format=csvfilewithlabels" in hrefs
+    assert f"{BASE}/sdmx/3.0/data/dataflow/AZ_SMS/DF_WORKPERM/1.0/*?format=csv&labels=both" in hrefs
     assert "Corrected by release 2" in text_of(first)
     assert "Correction of release 1" in text_of(correction)
 

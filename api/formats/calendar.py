@@ -141,7 +141,7 @@ def _data_url(base: str, ref: str) -> str | None:
     if not match:
         return None
     return (f"{base}/sdmx/3.0/data/dataflow/{match['agency']}/{match['id']}/{match['version']}"
-            "/*?format=csvfilewithlabels")
+            "/*?format=csv&labels=both")
 
 
 # --- times ------------------------------------------------------------------------
