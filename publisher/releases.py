@@ -268,7 +268,7 @@ def publish_due(engine: Engine, *, now: datetime | None = None) -> list[int]:
     for release_id in due:
         with engine.begin() as conn:
             bump(conn)  # waits for a concurrent scheduler's transaction to end
-            won = conn.execute(update(r).where(r.c.id == release_id)
+            won = conn.execute(update(r).where(r.c.id == release_id, r.c.status == "scheduled")
                                .values(status="published", published_at=now)).rowcount
             if not won:
                 continue  # another scheduler published it meanwhile
