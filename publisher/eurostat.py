@@ -24,19 +24,21 @@ import csv
 import io
 import json
 import math
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import sdmx
 import yaml
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from publisher.content import ROOT, Content
 from store.documents import LANGUAGES, ref, structure_message, urn_ref
 from store.schema import (
     DIMENSION_COLUMNS,
     public_observation as o,
+    public_release as rel,
     public_series as s,
     public_structure as st,
 )
@@ -320,18 +322,35 @@ def mapping(content: Content, dataset: str, root: Path = ROOT) -> Mapping:
 
 # --- reading what was released ----------------------------------------------------------
 
+def _visible(conn: Connection, table):
+    """Rows of a versioned public table visible now: a scheduled release's rows stay out
+    until its release time (the embargo holds for exports too; see store.schema)."""
+    now = datetime.now(timezone.utc)
+    hidden = [i for i, at, status in conn.execute(select(rel.c.id, rel.c.release_time, rel.c.status))
+              if status != "draft" and (at if at.tzinfo else at.replace(tzinfo=timezone.utc)) > now]
+    if not hidden:
+        return table.c.superseded_ref.is_(None)
+    return and_(table.c.release_ref.not_in(hidden),
+                or_(table.c.superseded_ref.is_(None), table.c.superseded_ref.in_(hidden)))
+
+
 def public_observations(conn: Connection, m: Mapping) -> pd.DataFrame:
     """The source dataflow's current public observations: one column per dimension, then
-    TIME_PERIOD, value, obs_status, conf_status. Reads the public area only."""
-    row = conn.execute(select(st.c.id, st.c.document).where(
+    TIME_PERIOD, value, obs_status, conf_status. Reads the public area only, as it is
+    visible now."""
+    flow = conn.execute(select(st.c.document).where(
         st.c.kind == "dataflow", st.c.agency == m.source["agency"], st.c.artefact_id == m.source["id"],
-        st.c.version == m.source["version"])).first()
-    if row is None:
+        st.c.version == m.source["version"], _visible(conn, st))).scalar()
+    if flow is None:
         raise NothingReleased(f"{m.source_ref} has not been published: nothing to export for {m.dataset}")
-    dsd_ref = json.loads(row.document)["structure"]
+    # Series belong to the dataflow's first stored version (its identity, store.schema).
+    flow_id = conn.execute(select(func.min(st.c.id)).where(
+        st.c.kind == "dataflow", st.c.agency == m.source["agency"], st.c.artefact_id == m.source["id"],
+        st.c.version == m.source["version"])).scalar_one()
+    dsd_ref = json.loads(flow)["structure"]
     dsd = json.loads(conn.execute(select(st.c.document).where(
         st.c.kind == "datastructure", st.c.agency == dsd_ref["agency"], st.c.artefact_id == dsd_ref["id"],
-        st.c.version == dsd_ref["version"])).scalar_one())
+        st.c.version == dsd_ref["version"], _visible(conn, st))).scalar_one())
     dims = [d["id"] for d in dsd["dimensions"]]
     missing = sorted({*m.slice, *(d.source for d in m.dimensions if d.source)} - set(dims))
     if missing:
@@ -340,7 +359,7 @@ def public_observations(conn: Connection, m: Mapping) -> pd.DataFrame:
     stmt = (select(*[s.c[c] for c in DIMENSION_COLUMNS[:len(dims)]], o.c.time_period, o.c.value,
                    o.c.obs_status, o.c.conf_status)
             .select_from(o.join(s, s.c.id == o.c.series_ref))
-            .where(s.c.dataflow_ref == row.id, o.c.superseded_ref.is_(None)))
+            .where(s.c.dataflow_ref == flow_id, _visible(conn, o)))
     frame = pd.DataFrame(conn.execute(stmt).all(),
                          columns=[*dims, "TIME_PERIOD", "value", "obs_status", "conf_status"])
     if frame.empty:

@@ -247,6 +247,20 @@ def test_only_a_published_release_can_be_corrected(engine, content, demo_files):
     assert [status(engine, x).status for x in (draft, scheduled)] == ["draft", "scheduled"]
 
 
+def test_a_correction_that_cannot_go_out_leaves_nothing_behind(engine, content, demo_files):
+    """An immediate correction of release 1 while release 2 of the same data is scheduled
+    for later breaks the order rule: refused, and not even its announcement stays."""
+    stage(engine, content, demo_files, "DF_NET_MIGR")
+    r1 = released(engine, content, "DF_NET_MIGR", at=NOW + HOUR, now=NOW)
+    R.publish_due(engine, now=NOW + HOUR)
+    r2 = released(engine, content, "DF_NET_MIGR", at=NOW + 5 * HOUR, now=NOW + HOUR)
+    assert_refused(engine, lambda: R.correct(engine, content, r1, now=NOW + 2 * HOUR),
+                   f"release {r2} already carries")
+    assert_refused(engine, lambda: R.correct(engine, content, r1, at=NOW + 3 * HOUR, now=NOW + 2 * HOUR),
+                   f"release {r2} already carries")
+    assert [status(engine, x).status for x in (r1, r2)] == ["published", "scheduled"]
+
+
 def test_releases_of_the_same_data_are_scheduled_in_time_order(engine, content, demo_files):
     stage(engine, content, demo_files, "DF_NET_MIGR")
     stage(engine, content, demo_files, "DF_LABOUR_QUOTA")
