@@ -149,14 +149,14 @@ def test_a_read_that_sees_another_release_is_refused_before_any_row(published_st
     reader = store.arrow_reader(engine.url)
     assert reader is not None, "the ADBC driver for this database is a dependency"
     with engine.connect() as conn:
-        token = store.state_token(conn)
+        change = store.change_counter(conn)
         flow, dsd, codelists = store.dataflow_bundle(store.documents(conn), "AZ_SMS", "DF_RESPERM_TEMP", "1.0")
         sid = store.structure_row_id(conn, flow)
     engine.dispose()
     query = data_query_v1("all", 5, None, None, None)
-    assert sum(b.num_rows for b in store.data_batches(reader, token, sid, dsd, codelists, query)) > 0
-    with pytest.raises(store.StaleState):
-        next(store.data_batches(reader, str(int(token) + 1), sid, dsd, codelists, query))
+    assert sum(b.num_rows for b in store.data_batches(reader, change, sid, dsd, codelists, query)) > 0
+    with pytest.raises(store.StaleState):  # the publisher has written since the snapshot
+        next(store.data_batches(reader, change + 1, sid, dsd, codelists, query))
 
 
 @pytest.mark.parametrize("fmt", COLUMNAR)
@@ -171,7 +171,7 @@ def test_views_the_columns_do_not_write_give_the_same_bytes_from_rows(published_
     engine = make_engine(published_store, read_only=True)
     reader = store.arrow_reader(engine.url)
     with engine.connect() as conn:
-        token, docs = store.state_token(conn), store.documents(conn)
+        change, docs = store.change_counter(conn), store.documents(conn)
         flow, dsd, codelists = store.dataflow_bundle(docs, "AZ_SMS", "DF_UAM", "1.0")
         sid = store.structure_row_id(conn, flow)
         index = store.series_index(conn, sid, len(dsd["dimensions"]))
@@ -181,7 +181,7 @@ def test_views_the_columns_do_not_write_give_the_same_bytes_from_rows(published_
         rows = list(store.data_rows(conn, sid, dsd, codelists, dq,
                                     dimension_at_observation=view.dimension_at_observation))
     engine.dispose()
-    batches = list(store.data_batches(reader, token, sid, dsd, codelists, dq))
+    batches = list(store.data_batches(reader, change, sid, dsd, codelists, dq))
 
     def message(**kw) -> DataMessage:
         return DataMessage(
