@@ -51,6 +51,10 @@ from store.schema import (
 BAKU = ZoneInfo("Asia/Baku")
 
 
+class _Lost(Exception):
+    """Another scheduler published the release first (the transaction rolls back)."""
+
+
 class ReleaseRefused(RuntimeError):
     """A release operation that would break a rule; nothing was changed."""
 
@@ -266,16 +270,19 @@ def publish_due(engine: Engine, *, now: datetime | None = None) -> list[int]:
         due = conn.execute(select(r.c.id).where(r.c.status == "scheduled", r.c.release_time <= now)
                            .order_by(r.c.release_time, r.c.id)).scalars().all()
     for release_id in due:
-        with engine.begin() as conn:
-            bump(conn)  # waits for a concurrent scheduler's transaction to end
-            won = conn.execute(update(r).where(r.c.id == release_id, r.c.status == "scheduled")
-                               .values(status="published", published_at=now)).rowcount
-            if not won:
-                continue  # another scheduler published it meanwhile
-            corrects = conn.execute(select(r.c.corrects_ref).where(r.c.id == release_id)).scalar_one()
-            if corrects is not None:
-                conn.execute(update(r).where(r.c.id == corrects).values(status="corrected"))
-            failpoints.reached("publish:before-commit")
+        try:
+            with engine.begin() as conn:
+                bump(conn)  # waits for a concurrent scheduler's transaction to end
+                won = conn.execute(update(r).where(r.c.id == release_id, r.c.status == "scheduled")
+                                   .values(status="published", published_at=now)).rowcount
+                if not won:
+                    raise _Lost  # another scheduler published it meanwhile: change nothing
+                corrects = conn.execute(select(r.c.corrects_ref).where(r.c.id == release_id)).scalar_one()
+                if corrects is not None:
+                    conn.execute(update(r).where(r.c.id == corrects).values(status="corrected"))
+                failpoints.reached("publish:before-commit")
+        except _Lost:
+            continue
         done.append(release_id)
     return done
 
@@ -330,7 +337,11 @@ def correct(engine: Engine, content: Content, release_id: int, *, at: datetime |
                   provisional_from={f["dataflow"].split(":")[1].split("(")[0]: f["provisional_from"]
                                     for f in old.dataflows if f["provisional_from"]},
                   corrects=release_id, now=now, allow_now=at is None)
-    schedule(engine, content, new_id, now=now, allow_now=at is None, progress=progress)
+    try:
+        schedule(engine, content, new_id, now=now, allow_now=at is None, progress=progress)
+    except BaseException:
+        discard(engine, new_id)  # refused: not even its announcement stays
+        raise
     if at is None:
         publish_due(engine, now=now)
     return new_id

@@ -34,13 +34,13 @@ def make_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
         path = url.split("sqlite:///", 1)[1] if "sqlite:///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # A writer waits up to a minute for another (scheduling a release holds the write
+        # lock through disclosure control; the scheduler queues behind it), not 5 s.
+        args = {"check_same_thread": False, "timeout": 60}
         if read_only and path and path != ":memory:":
-            engine = create_engine(
-                f"sqlite:///file:{path}?mode=ro&uri=true",
-                connect_args={"check_same_thread": False},
-            )
+            engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", connect_args=args)
         else:
-            engine = create_engine(url, connect_args={"check_same_thread": False})
+            engine = create_engine(url, connect_args=args)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001

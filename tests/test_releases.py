@@ -30,7 +30,6 @@ from store.schema import (
     PUBLIC_TABLES,
     STAGING_TABLES,
     public_observation as o,
-    public_release,
     public_series as s,
     public_state,
     public_structure as st,
@@ -128,13 +127,18 @@ def current_rows(engine, content, flow_id) -> list:
             .order_by(o.c.id)).all()
 
 
-def assert_refused(engine, operation, match: str) -> None:
-    """`operation` is refused with ReleaseRefused and leaves the store exactly as it was."""
+def assert_refused(engine, operation, match: str, *, counted: bool = False) -> None:
+    """`operation` is refused with ReleaseRefused and leaves the store exactly as it was;
+    `counted`: except for the change counter, which may only go up (a draft it planned
+    and removed again was in the calendar meanwhile: cached answers are stale)."""
     before, before_counts = dump(engine), counts(engine)
     with pytest.raises(ReleaseRefused, match=match):
         operation()
+    after = dump(engine)
     assert counts(engine) == before_counts
-    assert dump(engine) == before
+    if counted:
+        assert after.pop("public_state")[0][1] >= before.pop("public_state")[0][1]
+    assert after == before
 
 
 # --- 1. the life of a release -------------------------------------------------------------------
@@ -255,9 +259,9 @@ def test_a_correction_that_cannot_go_out_leaves_nothing_behind(engine, content, 
     R.publish_due(engine, now=NOW + HOUR)
     r2 = released(engine, content, "DF_NET_MIGR", at=NOW + 5 * HOUR, now=NOW + HOUR)
     assert_refused(engine, lambda: R.correct(engine, content, r1, now=NOW + 2 * HOUR),
-                   f"release {r2} already carries")
+                   f"release {r2} already carries", counted=True)
     assert_refused(engine, lambda: R.correct(engine, content, r1, at=NOW + 3 * HOUR, now=NOW + 2 * HOUR),
-                   f"release {r2} already carries")
+                   f"release {r2} already carries", counted=True)
     assert [status(engine, x).status for x in (r1, r2)] == ["published", "scheduled"]
 
 
@@ -368,9 +372,6 @@ def test_a_publisher_killed_inside_its_transaction_changes_nothing(empty_store, 
         summary = R.schedule(engine, content, r2, now=now)
         assert summary["DF_NET_MIGR"] == {"added": 0, "revised": 1, "withdrawn": 0, "withheld": 0}
         assert status(engine, r2).status == "scheduled"
-        with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(public_release)
-                                .where(public_release.c.id == r2)).scalar_one() == 1
         assert counts(engine)["public_release_attachment"] > before_counts["public_release_attachment"]
         assert R.publish_due(engine, now=at) == [r2]
     else:
