@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import orjson
 from fastapi import FastAPI, Request
@@ -27,8 +27,10 @@ from fastapi.responses import Response
 from sqlalchemy import Connection, and_, select
 
 from api.errors import not_found
+from api.formats import format_value
 from api.formats.calendar import calendar_atom, calendar_ics, calendar_json, calendar_page
 from api.metadata_page import page_language
+from api.store import as_utc
 from store.schema import (
     public_observation as o,
     public_release as r,
@@ -41,10 +43,6 @@ from store.schema import (
 JSON = "application/json"
 REVISION_COLUMNS = ["DATAFLOW", "SERIES_KEY", "TIME_PERIOD", "CHANGE", "PREVIOUS_VALUE", "VALUE", "DIFFERENCE",
                     "PREVIOUS_OBS_STATUS", "OBS_STATUS"]
-
-
-def _utc(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
 
 
 def calendar(conn: Connection, documents: list[dict], now: datetime) -> list[dict]:
@@ -61,10 +59,13 @@ def calendar(conn: Connection, documents: list[dict], now: datetime) -> list[dic
     rows = conn.execute(select(r).order_by(r.c.release_time, r.c.id)).mappings().all()
     corrected_by = {row["corrects_ref"]: row["id"] for row in rows
                     if row["corrects_ref"] is not None and row["status"] != "draft"
-                    and _utc(row["release_time"]) <= now}
+                    and as_utc(row["release_time"]) <= now}
     out = []
+    def flow_id(ref: str) -> str:  # AGENCY:ID(VERSION) -> ID
+        return ref.split(":")[1].split("(")[0]
+
     for row in rows:
-        at = _utc(row["release_time"])
+        at = as_utc(row["release_time"])
         public = row["status"] != "draft" and at <= now
         out.append({
             "id": row["id"], "status": row["status"], "release_time": at,
@@ -72,9 +73,9 @@ def calendar(conn: Connection, documents: list[dict], now: datetime) -> list[dic
             "description": row["description"], "corrects": row["corrects_ref"],
             "corrected_by": corrected_by.get(row["id"]), "public": public,
             "dataflows": [{
-                "ref": f["dataflow"], "id": f["dataflow"].split(":")[1].split("(")[0],
+                "ref": f["dataflow"], "id": flow_id(f["dataflow"]),
                 # A dataflow first published by an embargoed release has no visible name yet.
-                "name": names.get(f["dataflow"]) or {"en": f["dataflow"].split(":")[1].split("(")[0]},
+                "name": names.get(f["dataflow"]) or {"en": flow_id(f["dataflow"])},
                 **{k: (f[k] if public else None) for k in ("added", "revised", "withdrawn", "withheld")},
             } for f in flows.get(row["id"], [])],
             "attachments": files.get(row["id"], []) if public else [],
@@ -117,18 +118,12 @@ def _revision(flow, key, period, change, before, after, status_before, status_af
             "PREVIOUS_OBS_STATUS": status_before, "OBS_STATUS": status_after}
 
 
-def _number(v) -> str:
-    if v is None:
-        return ""
-    return str(int(v)) if float(v).is_integer() else f"{v:.6f}".rstrip("0").rstrip(".")
-
-
 def revisions_csv(rows: list[dict]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(REVISION_COLUMNS)
     for row in rows:
-        w.writerow([_number(row[c]) if c in ("PREVIOUS_VALUE", "VALUE", "DIFFERENCE") else (row[c] or "")
+        w.writerow([format_value(row[c]) if c in ("PREVIOUS_VALUE", "VALUE", "DIFFERENCE") else (row[c] or "")
                     for c in REVISION_COLUMNS])
     return "\ufeff".encode() + buf.getvalue().encode("utf-8")  # BOM: Excel reads it as UTF-8
 

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,12 +50,12 @@ class Snapshot:
     memo: dict[Any, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @property
+    @cached_property
     def published_at(self) -> datetime | None:
         """When the latest public release went out (UTC): Last-Modified."""
         return self.releases.last_published(self.now)
 
-    @property
+    @cached_property  # read on every request (is the snapshot still true?)
     def next_release(self) -> datetime | None:
         """When this snapshot stops being true: the next scheduled release time."""
         return self.releases.next_release(self.now)

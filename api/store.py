@@ -80,7 +80,7 @@ class Releases:
         return next((x.release_time for x in self.all if x.id == release_id), None)
 
 
-def _utc(at: datetime | None) -> datetime | None:
+def as_utc(at: datetime | None) -> datetime | None:
     if at is not None and at.tzinfo is None:  # SQLite keeps no zone; releases are in UTC
         at = at.replace(tzinfo=timezone.utc)
     return at
@@ -92,7 +92,7 @@ def releases(conn: Connection) -> Releases:
     for release_ref, flow in conn.execute(select(rd.c.release_ref, rd.c.dataflow)):
         carried.setdefault(release_ref, set()).add(flow)
     return Releases(int(change), tuple(
-        ReleaseInfo(row.id, row.status, _utc(row.release_time), frozenset(carried.get(row.id, ())))
+        ReleaseInfo(row.id, row.status, as_utc(row.release_time), frozenset(carried.get(row.id, ())))
         for row in conn.execute(select(r.c.id, r.c.status, r.c.release_time).order_by(r.c.release_time, r.c.id))))
 
 

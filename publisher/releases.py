@@ -59,6 +59,11 @@ class ReleaseRefused(RuntimeError):
     """A release operation that would break a rule; nothing was changed."""
 
 
+def flow_id(ref: str) -> str:
+    """The dataflow id in a reference AGENCY:ID(VERSION) (or an id alone)."""
+    return ref.split(":")[-1].split("(")[0]
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -144,7 +149,7 @@ def plan(engine: Engine, content: Content, *, title: dict | str, at: datetime,
     flows = []
     for name in dataflows:
         try:
-            flows.append(content.dataflow(name.split(":")[-1].split("(")[0]))
+            flows.append(content.dataflow(flow_id(name)))
         except KeyError:
             raise ReleaseRefused(f"{name} is not a dataflow of the content (dataflows/)") from None
     if not flows:
@@ -190,7 +195,7 @@ def schedule(engine: Engine, content: Content, release_id: int, *, now: datetime
         if not backdate and (rel.release_time < now or (rel.release_time == now and not allow_now)):
             raise ReleaseRefused(f"release {release_id}'s time {rel.release_time.astimezone(BAKU):%Y-%m-%d %H:%M} "
                                  "(Baku) has passed: plan it again for a time to come")
-        carried = [content.dataflow(f["dataflow"].split(":")[1].split("(")[0]) for f in rel.dataflows]
+        carried = [content.dataflow(flow_id(f["dataflow"])) for f in rel.dataflows]
         _check_order(conn, rel, {f.ref for f in carried})
         say("protecting")
         # Linked tables are protected together: every dataflow sharing a population.
@@ -334,7 +339,7 @@ def correct(engine: Engine, content: Content, release_id: int, *, at: datetime |
              for lang, prefix in titles.items()}
     new_id = plan(engine, content, title=title, at=at or now, dataflows=[f["dataflow"] for f in old.dataflows],
                   description=description or f"Corrects release {release_id}.",
-                  provisional_from={f["dataflow"].split(":")[1].split("(")[0]: f["provisional_from"]
+                  provisional_from={flow_id(f["dataflow"]): f["provisional_from"]
                                     for f in old.dataflows if f["provisional_from"]},
                   corrects=release_id, now=now, allow_now=at is None)
     try:

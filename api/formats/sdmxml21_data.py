@@ -184,9 +184,16 @@ def structure_specific_data(message: DataMessage) -> Iterator[bytes]:
             f'<message:StructureSpecificData xmlns:message="{NS_MESSAGE}" xmlns:ss="{NS_SS}" '
             f'xmlns:common="{NS_COMMON}" xmlns:xsi="{NS_XSI}" xmlns:ns1="{namespace}"{schema_loc}>'
             + _header(message, namespace))
+    yield from structure_specific_datasets(message, out, ' ss:dataScope="DataStructure"')
+
+
+def structure_specific_datasets(message: DataMessage, out: Chunker, scope: str = "") -> Iterator[bytes]:
+    """Every data set of the message (DataMessage.parts), each a DataSet element around its
+    structure-specific content, then the end of the message: the same in SDMX-ML 2.1 and
+    3.0 but for the 2.1 data scope (`scope`)."""
     for part, one in message.parts():
-        out.add(f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType" '
-                f'ss:dataScope="DataStructure"{dataset_attributes(part, "ss:")}>')
+        out.add(f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType"'
+                f'{scope}{dataset_attributes(part, "ss:")}>')
         yield from structure_specific_content(one, out)
         out.add("</message:DataSet>")
     out.add("</message:StructureSpecificData>\n")

@@ -31,13 +31,7 @@ from collections.abc import Iterator
 
 from api.formats import DataMessage, register
 from api.formats.chunks import Chunker
-from api.formats.sdmxml21_data import (
-    NS_XSI,
-    dataset_attributes,
-    dsd_namespace,
-    structure_id,
-    structure_specific_content,
-)
+from api.formats.sdmxml21_data import NS_XSI, dsd_namespace, structure_id, structure_specific_datasets
 from api.formats.sdmxml30_structure import urn
 
 NS_MESSAGE = "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/message"
@@ -67,10 +61,4 @@ def structure_specific_data_30(message: DataMessage) -> Iterator[bytes]:
             f'<message:StructureSpecificData xmlns:message="{NS_MESSAGE}" xmlns:ss="{NS_SS}" '
             f'xmlns:common="{NS_COMMON}" xmlns:xsi="{NS_XSI}" xmlns:ns1="{namespace}">'
             + _header(message, namespace))
-    for part, one in message.parts():
-        out.add(f'<message:DataSet ss:structureRef="{structure_id(message)}" xsi:type="ns1:DataSetType"'
-                f'{dataset_attributes(part, "ss:")}>')
-        yield from structure_specific_content(one, out)
-        out.add("</message:DataSet>")
-    out.add("</message:StructureSpecificData>\n")
-    yield out.flush()
+    yield from structure_specific_datasets(message, out)
