@@ -36,6 +36,7 @@ import api.formats.sdmxml21_structure  # noqa: F401
 import api.formats.sdmxml30_data  # noqa: F401
 import api.formats.sdmxml30_structure  # noqa: F401
 from api import availability as av
+from api import friendly
 from api import releases as release_routes
 from api import metadata as md
 from api import query as q
@@ -134,6 +135,9 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     # --- errors: always an SDMX error message, never a stack trace ------------------
 
     def render_error(request: Request, err: SdmxError) -> Response:
+        if request.url.path.startswith("/api/"):  # the friendly API's errors are plain JSON
+            return JSONResponse({"error": {"status": err.status, "message": err.message}},
+                                status_code=err.status)
         if wants_json(request):
             return Response(error_json(err), status_code=err.status,
                             media_type="application/vnd.sdmx.data+json; version=2.0.0")
@@ -413,6 +417,9 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
         public = releases.public(snapshots.now())
         return JSONResponse({"status": "ok", "release": public[-1].id if public else 0,
                              "state": releases.token(snapshots.now())})
+
+    # The friendly API under /api (api.friendly).
+    friendly.install(app, respond=respond, bundle=bundle, max_observations=settings.max_observations)
 
     # The release calendar, bulletins and revision reports (api.releases).
     release_routes.install(app, respond=respond, language=language)

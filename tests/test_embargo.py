@@ -406,3 +406,24 @@ def test_updated_after_reads_back_what_the_release_changed(world, after_b, dsd):
     # Before A, everything visible now.
     (ds,) = read(after_b.get(f"{V1}?updatedAfter=2030-01-01T00:00:00Z", ML21), dsd).data
     assert cells(ds) == b_view(world)
+
+
+# --- the friendly API and the explorer read the same snapshot ---------------------------------
+
+def friendly_values(app: Clocked) -> dict[str, float]:
+    rows = csv_rows(app.get(f"/api/dataflows/{FLOW}/data.csv?REF_AREA=_T"))
+    return {r["TIME_PERIOD"]: float(r["value"]) for r in rows}
+
+
+def test_the_friendly_api_follows_the_embargo(world, api):
+    before, at = api(T - SECOND), api(T, cache="at")
+    assert friendly_values(before) == a_view(world) and friendly_values(at) == b_view(world)
+    for app, last, public in ((before, "2024", False), (at, "2025", True)):
+        detail = app.get(f"/api/dataflows/{FLOW}").json()
+        assert detail["last_period"] == last and detail["time_periods"][-1] == last
+        b = next(r for r in detail["releases"] if r["id"] == world["b"])
+        assert b["public"] is public and b["release_time"] == "2030-02-10T06:00:00Z"
+        listed_flow = next(f for f in app.get("/api/dataflows").json()["dataflows"] if f["id"] == FLOW)
+        assert listed_flow["last_update"] == ("2030-02-10T06:00:00Z" if public else "2030-01-10T06:00:00Z")
+    paged = before.get(f"/api/dataflows/{FLOW}/data?REF_AREA=_T&start={NEW_PERIOD}").json()
+    assert paged["rows"] == [] and paged["total"] == 0
