@@ -43,6 +43,15 @@ Environment variables (all optional except where the database URL is concerned):
     zlib compression level (1 fastest … 9 smallest) for gzip clients.
 ``CORS_ORIGINS`` (default ``*``)
     Comma-separated origins browsers may read responses from (``*``: any origin).
+``RATE_LIMIT`` (default 0: off)
+    Requests per second each client may make to one API process, on average; a client
+    going faster gets 429 with ``Retry-After``. ``RATE_LIMIT_BURST`` (default 4 x the
+    rate, at least 1) requests may come at once. Per process: with N workers a client may
+    get up to N times as much, so production limits at the reverse proxy too.
+``TRUST_FORWARDED_FOR`` (default 0)
+    1 behind a reverse proxy: the client is the last address the proxy appended to
+    ``X-Forwarded-For``, not the proxy's. Never set it without a proxy in front, or any
+    client could pose as another.
 """
 
 from __future__ import annotations
@@ -70,6 +79,9 @@ class Settings:
     gzip_min_size: int = 1024  # bytes; smaller responses are not compressed
     gzip_level: int = 5
     cors_origins: tuple[str, ...] = ("*",)
+    rate_limit: float = 0.0  # requests per second per client and process; 0: no limit
+    rate_limit_burst: int = 0  # 0: 4 x rate_limit
+    trust_forwarded_for: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -89,6 +101,9 @@ class Settings:
             gzip_min_size=int(env("GZIP_MIN_SIZE", 1024)),
             gzip_level=int(env("GZIP_LEVEL", 5)),
             cors_origins=tuple(o.strip() for o in env("CORS_ORIGINS", "*").split(",") if o.strip()),
+            rate_limit=float(env("RATE_LIMIT", 0)),
+            rate_limit_burst=int(env("RATE_LIMIT_BURST", 0)),
+            trust_forwarded_for=env("TRUST_FORWARDED_FOR", "0") in ("1", "true", "yes"),
         )
 
 

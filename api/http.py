@@ -34,12 +34,13 @@ from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cache import HotResponses
 from api.config import Settings
 from api.errors import SdmxError, error_json, error_xml
+from api.security import Guard
 
 VARY = "Accept, Accept-Encoding, Accept-Language"
 EXPOSED = ("ETag", "Last-Modified", "Content-Language", "Content-Disposition", "X-Cache", "X-SDMX-Namespace")
@@ -57,7 +58,9 @@ def install(app: FastAPI, settings: Settings, state_token: Callable[[], str | No
         # Outermost, around Starlette's ServerErrorMiddleware: a 500 from the catch-all
         # exception handler is sent through these layers too.
         hot = HotResponses(build(), state_token, hot_size)
-        return CORSMiddleware(Edge(hot, settings.max_uri_length),
+        # The guard (api.security) outside the edge: it sees HEAD as HEAD, limits replays
+        # from memory too, and its 405 and 429 carry CORS headers.
+        return CORSMiddleware(Guard(Edge(hot, settings.max_uri_length), settings, error_response),
                               allow_origins=list(settings.cors_origins),
                               allow_methods=["GET", "HEAD", "OPTIONS"], allow_headers=["*"],
                               expose_headers=list(EXPOSED), max_age=86400)
@@ -86,7 +89,7 @@ class Edge:
             err = SdmxError(414, f"the request URI is {length} bytes long; this service reads URIs of at most "
                                  f"{self.max_uri_length} bytes: ask for fewer codes per request, or use "
                                  "wildcards (*, or an empty key position) and split the query")
-            await error_response(err, Headers(scope=scope))(scope, receive, send)
+            await error_response(err, Headers(scope=scope), scope["path"])(scope, receive, send)
             return
 
         head = scope["method"] == "HEAD"
@@ -115,8 +118,11 @@ def merge_vary(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     return [(k, v) for k, v in raw if k.lower() != b"vary"] + [(b"vary", b", ".join(seen.values()))]
 
 
-def error_response(err: SdmxError, headers: Headers) -> Response:
-    """An SDMX error message outside the routes (as api.app renders it inside them)."""
+def error_response(err: SdmxError, headers: Headers, path: str = "") -> Response:
+    """An SDMX error message outside the routes (as api.app renders it inside them); the
+    friendly API's plain JSON error under /api/."""
+    if path.startswith("/api/"):
+        return JSONResponse({"error": {"status": err.status, "message": err.message}}, status_code=err.status)
     if "json" in headers.get("accept", "").split(",")[0]:
         return Response(error_json(err), status_code=err.status,
                         media_type="application/vnd.sdmx.data+json; version=2.0.0")
