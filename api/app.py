@@ -38,6 +38,7 @@ import api.formats.sdmxml30_structure  # noqa: F401
 from api import availability as av
 from api import friendly
 from api import releases as release_routes
+from api import catalogue as catalogue_routes
 from api import metadata as md
 from api import query as q
 from api import store
@@ -51,6 +52,7 @@ from api.formats.sdmxml21_schema import dsd_schema
 from api.formats.sdmxml30_schema import dsd_schema_30
 from api.http import Validators, check_response_size, install as install_http
 from api.metadata_page import page_language, render
+from api.metrics import Metrics
 from api.negotiation import negotiate
 from api.structures import RESOURCE_KINDS, UNIMPLEMENTED_RESOURCES, resolve
 from store.db import make_engine
@@ -114,6 +116,12 @@ def wants_json(request: Request) -> bool:
     return "json" in fmt or "json" in request.headers.get("accept", "").split(",")[0]
 
 
+def public_releases(snap: Snapshot) -> tuple[int, float | None]:
+    """How many releases are public, and since when the latest (api.metrics)."""
+    public = snap.releases.public(snap.now)
+    return len(public), (public[-1].release_time.timestamp() if public else None)
+
+
 def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] | None = None) -> FastAPI:
     """The application. `now`: the wall clock that decides what is public (the embargo);
     tests pass a controlled one."""
@@ -126,7 +134,9 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     # Large answers are read as Arrow columns by the database's ADBC driver, when installed.
     arrow_reader = store.arrow_reader(engine.url) if settings.arrow_reads else None
     app.state.engine, app.state.cache, app.state.snapshots = engine, cache, snapshots
-    install_http(app, settings, snapshots.token_if_fresh)  # gzip, CORS, URI limit, hot answers (api.http)
+    metrics = app.state.metrics = Metrics(lambda: public_releases(snapshots.current()))
+    # gzip, CORS, URI limit, hot answers (api.http); the guard (api.security); metrics outermost
+    install_http(app, settings, snapshots.token_if_fresh, metrics.wrap)
     validators = Validators(settings.http_max_age)
 
     def snapshot_headers(snap: Snapshot, key: str) -> dict[str, str]:
@@ -407,9 +417,10 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
 
     # --- routes -----------------------------------------------------------------------
 
-    @app.get("/health", tags=["service"], summary="Liveness and the current release")
+    @app.get("/health", tags=["service"], summary="Readiness: the store answers, and the current release")
+    @app.get("/ready", tags=["service"], summary="Readiness (the same as /health)")
     def health() -> JSONResponse:
-        try:  # the store itself, not the snapshot: liveness of the database too
+        try:  # the store itself, not the snapshot: readiness needs the database
             with engine.connect() as conn:
                 releases = store.releases(conn)
         except OperationalError:
@@ -418,11 +429,21 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
         return JSONResponse({"status": "ok", "release": public[-1].id if public else 0,
                              "state": releases.token(snapshots.now())})
 
+    @app.get("/live", tags=["service"], summary="Liveness: the process answers (no database needed)")
+    def live() -> JSONResponse:
+        # A database restart must not get the API restarted: it keeps serving its caches.
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics: requests, latency, cache, releases")
+    def prometheus_metrics() -> Response:
+        return metrics.response()
+
     # The friendly API under /api (api.friendly).
     friendly.install(app, respond=respond, bundle=bundle, max_observations=settings.max_observations)
 
     # The release calendar, bulletins and revision reports (api.releases).
     release_routes.install(app, respond=respond, language=language)
+    catalogue_routes.install(app, respond=respond, language=language)
 
     # REST v2 (SDMX 3.0 paths)
     @app.get("/sdmx/3.0/structure/{structure_type}/{agency}/{resource_id}/{version}", tags=["SDMX REST v2"],

@@ -46,9 +46,11 @@ VARY = "Accept, Accept-Encoding, Accept-Language"
 EXPOSED = ("ETag", "Last-Modified", "Content-Language", "Content-Disposition", "X-Cache", "X-SDMX-Namespace")
 
 
-def install(app: FastAPI, settings: Settings, state_token: Callable[[], str | None]) -> None:
+def install(app: FastAPI, settings: Settings, state_token: Callable[[], str | None],
+            measure: Callable[[ASGIApp], ASGIApp] = lambda inner: inner) -> None:
     """Put gzip, CORS, the URI limit and the in-memory answer cache around `app` (call
-    once, before serving). `state_token()`: the store's state if known without I/O."""
+    once, before serving). `state_token()`: the store's state if known without I/O;
+    `measure` wraps the whole stack (api.metrics: every request counted and timed)."""
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_size,
                        compresslevel=settings.gzip_level)
     build = app.build_middleware_stack
@@ -60,10 +62,10 @@ def install(app: FastAPI, settings: Settings, state_token: Callable[[], str | No
         hot = HotResponses(build(), state_token, hot_size)
         # The guard (api.security) outside the edge: it sees HEAD as HEAD, limits replays
         # from memory too, and its 405 and 429 carry CORS headers.
-        return CORSMiddleware(Guard(Edge(hot, settings.max_uri_length), settings, error_response),
-                              allow_origins=list(settings.cors_origins),
-                              allow_methods=["GET", "HEAD", "OPTIONS"], allow_headers=["*"],
-                              expose_headers=list(EXPOSED), max_age=86400)
+        return measure(CORSMiddleware(Guard(Edge(hot, settings.max_uri_length), settings, error_response),
+                                      allow_origins=list(settings.cors_origins),
+                                      allow_methods=["GET", "HEAD", "OPTIONS"], allow_headers=["*"],
+                                      expose_headers=list(EXPOSED), max_age=86400))
 
     app.build_middleware_stack = build_with_edge  # type: ignore[method-assign]
 
