@@ -78,7 +78,7 @@ class Download:
     title: str
     file_type: str  # EU file-type authority code
     media_type: str  # IANA media type
-    sdmx_format: str | None  # format= of the SDMX data route; None: the plain CSV of /api
+    sdmx_format: str | None  # format= of the SDMX data route; None: the friendly API's file (key: extension)
 
 
 DOWNLOADS = (
@@ -86,6 +86,7 @@ DOWNLOADS = (
     Download("sdmx-ml", "SDMX-ML 2.1 structure-specific", "XML", "application/xml", "structurespecificdata"),
     Download("sdmx-json", "SDMX-JSON 2.0", "JSON", "application/json", "jsondata"),
     Download("csv", "CSV", "CSV", "text/csv", None),
+    Download("xlsx", "Excel", "XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", None),
 )
 
 
@@ -300,7 +301,7 @@ class Iris:
 
     def data(self, flow: dict, download: Download) -> URIRef:
         if download.sdmx_format is None:
-            return URIRef(f"{self.base}/api/dataflows/{flow['id']}/data.csv")
+            return URIRef(f"{self.base}/api/dataflows/{flow['id']}/data.{download.key}")
         return URIRef(f"{self.base}/sdmx/3.0/data/dataflow/{flow['agency']}/{flow['id']}/{flow['version']}/*"
                       f"?format={download.sdmx_format}")
 

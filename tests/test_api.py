@@ -202,7 +202,10 @@ def test_the_api_never_touches_staging_and_cannot_write(published_store, tmp_pat
         for path in ("/health", "/sdmx/2.1/dataflow/all/all/latest?references=all",
                      f"{DATA}/Q.RU.F._T._T?format=csv", f"{DATA}?format=jsondata",
                      "/sdmx/3.0/data/dataflow/AZ_SMS/DF_WORKPERM_VALID/1.0/*?c[SEX]=F",
-                     "/sdmx/2.1/schema/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0"):
+                     "/sdmx/2.1/schema/dataflow/AZ_SMS/DF_RESPERM_TEMP/1.0",
+                     "/api/dataflows?q=seki", "/api/dataflows/DF_RESPERM_TEMP",
+                     "/api/dataflows/DF_RESPERM_TEMP/data.xlsx?CITIZENSHIP=RU", "/catalogue.ttl",
+                     "/releases.json", "/metrics"):
             assert client.get(path).status_code == 200
     assert statements
     assert not [s for s in statements if "staging" in s.lower()]

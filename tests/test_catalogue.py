@@ -65,7 +65,8 @@ PROMISED = {
     FOAF.Agent: [DCTERMS.type],
 }
 LANGUAGES = {"az", "en", "ru"}
-FORMATS = {"SDMX-CSV 2.0": "CSV", "SDMX-ML 2.1 structure-specific": "XML", "SDMX-JSON 2.0": "JSON", "CSV": "CSV"}
+FORMATS = {"SDMX-CSV 2.0": "CSV", "SDMX-ML 2.1 structure-specific": "XML", "SDMX-JSON 2.0": "JSON", "CSV": "CSV",
+           "Excel": "XLSX"}
 EU_FREQUENCY = {"A": "ANNUAL", "Q": "QUARTERLY", "M": "MONTHLY"}
 
 
@@ -176,7 +177,7 @@ def test_every_mandatory_and_promised_property_is_there(graph):
             for prop in MANDATORY[cls] + PROMISED.get(cls, []):
                 assert any(True for _ in graph.objects(node, prop)), (node, prop)
                 checked += 1
-    assert len(list(graph.subjects(RDF.type, DCAT.Distribution))) == 4 * 18
+    assert len(list(graph.subjects(RDF.type, DCAT.Distribution))) == 5 * 18
     assert checked > 18 * 17
 
 
@@ -224,16 +225,15 @@ def test_distributions_download_the_data(api_client, graph):
             assert one(graph, dist, DCAT.accessURL) == one(graph, dist, DCAT.downloadURL)
         assert set(titles) == set(FORMATS), flow_id
         assert str(one(graph, titles["CSV"], DCAT.downloadURL)) == f"http://testserver/api/dataflows/{flow_id}/data.csv"
-    # Each SDMX download link answers with the data, in its format.
+    # Each download link answers with the data, in its format.
     ds = datasets(graph)["DF_NET_MIGR"]
     for dist in graph.objects(ds, DCAT.distribution):
         url = str(one(graph, dist, DCAT.downloadURL))
-        if "/sdmx/" in url:
-            r = api_client.get(url.removeprefix("http://testserver"))
-            assert r.status_code == 200, (url, r.text[:300])
-            file_type = str(one(graph, dist, DCTERMS.format)).rsplit("/")[-1]
-            expected = {"CSV": "csv", "XML": "xml", "JSON": "json"}[file_type]
-            assert expected in r.headers["content-type"], url
+        r = api_client.get(url.removeprefix("http://testserver"))
+        assert r.status_code == 200, (url, r.text[:300])
+        file_type = str(one(graph, dist, DCTERMS.format)).rsplit("/")[-1]
+        expected = {"CSV": "csv", "XML": "xml", "JSON": "json", "XLSX": "spreadsheetml"}[file_type]
+        assert expected in r.headers["content-type"], url
 
 
 def test_themes_contact_and_publisher(graph, content):
