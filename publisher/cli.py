@@ -55,6 +55,26 @@ def db_upgrade(database: str = DbOption) -> None:
     console.print(f"store is at the current schema: {database or database_url()}")
 
 
+@db_app.command("roles")
+def db_roles(database: str = DbOption,
+             api_role: str = typer.Option("migstat_api", help="The role the public API connects as (read only)."),
+             publisher_role: str = typer.Option("migstat_publisher", help="The role the publisher connects as."),
+             show: bool = typer.Option(False, help="Print the SQL instead of running it.")) -> None:
+    """PostgreSQL: create the API's read-only role and the publisher's role, and grant each
+    what it may do (idempotent: run it after every migration)."""
+    from store import roles
+    engine = make_engine(database)
+    if show:
+        from sqlalchemy import text
+        with engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        for sql in roles.statements(schema, api_role, publisher_role):
+            console.print(sql + ";", markup=False)
+        return
+    roles.grant(engine, api_role, publisher_role)
+    console.print(f"roles {api_role} (reads the public area) and {publisher_role} (writes) are granted")
+
+
 @app.command("check-content")
 def check_content() -> None:
     """Check the codelists, dataflows and metadata files."""
