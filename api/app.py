@@ -36,7 +36,7 @@ import api.formats.sdmxml21_structure  # noqa: F401
 import api.formats.sdmxml30_data  # noqa: F401
 import api.formats.sdmxml30_structure  # noqa: F401
 from api import availability as av
-from api import friendly
+from api import explorer, friendly
 from api import releases as release_routes
 from api import catalogue as catalogue_routes
 from api import metadata as md
@@ -438,7 +438,8 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     def prometheus_metrics() -> Response:
         return metrics.response()
 
-    # The friendly API under /api (api.friendly).
+    # The explorer at / (api.explorer) and the friendly API under /api (api.friendly).
+    explorer.install(app)
     friendly.install(app, respond=respond, bundle=bundle, max_observations=settings.max_observations)
 
     # The release calendar, bulletins and revision reports (api.releases).
