@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -71,7 +72,11 @@ def db_roles(database: str = DbOption,
         for sql in roles.statements(schema, api_role, publisher_role):
             console.print(sql + ";", markup=False)
         return
-    roles.grant(engine, api_role, publisher_role)
+    # Passwords from the environment, never from the command line (it shows in `ps`).
+    passwords = {role: os.environ[var] for role, var in ((api_role, "MIGSTAT_API_PASSWORD"),
+                                                         (publisher_role, "MIGSTAT_PUBLISHER_PASSWORD"))
+                 if os.environ.get(var)}
+    roles.grant(engine, api_role, publisher_role, passwords)
     console.print(f"roles {api_role} (reads the public area) and {publisher_role} (writes) are granted")
 
 

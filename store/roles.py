@@ -51,9 +51,11 @@ def statements(schema: str, api_role: str = API_ROLE, publisher_role: str = PUBL
     return out
 
 
-def grant(engine: Engine, api_role: str = API_ROLE, publisher_role: str = PUBLISHER_ROLE) -> list[str]:
+def grant(engine: Engine, api_role: str = API_ROLE, publisher_role: str = PUBLISHER_ROLE,
+          passwords: dict[str, str] | None = None) -> list[str]:
     """Create the roles and apply the grants in the engine's current schema (run as the
-    schema's owner or a superuser); returns the statements run."""
+    schema's owner or a superuser); `passwords`: role -> password to set. Returns the
+    statements run (without the passwords)."""
     if engine.dialect.name != "postgresql":
         raise ValueError("roles are a PostgreSQL feature; SQLite is opened read-only by the API instead")
     with engine.begin() as conn:
@@ -61,4 +63,8 @@ def grant(engine: Engine, api_role: str = API_ROLE, publisher_role: str = PUBLIS
         done = statements(schema, api_role, publisher_role)
         for sql in done:
             conn.execute(text(sql))
+        for role, password in (passwords or {}).items():
+            # ALTER ROLE takes no bind parameters: the literal is quoted by doubling quotes.
+            literal = "'" + password.replace("'", "''") + "'"
+            conn.execute(text(f"ALTER ROLE {_quoted(role)} PASSWORD {literal}".replace(":", r"\:")))
     return done

@@ -107,3 +107,16 @@ def test_grants_are_idempotent(world):
 def test_roles_refuse_sqlite():
     with pytest.raises(ValueError, match="PostgreSQL"):
         roles.grant(make_engine("sqlite://"))
+
+
+def test_passwords_are_set_from_the_environment_and_never_printed(world):
+    owner = make_engine(f"{PG_URL}?options=-csearch_path%3D{world['schema']}")
+    try:
+        done = roles.grant(owner, world["api"], world["publisher"], {world["api"]: "s3cr:et'pw"})
+        assert not any("s3cr" in s for s in done)
+        with owner.connect() as conn:
+            stored = conn.execute(text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"),
+                                  {"r": world["api"]}).scalar_one()
+        assert stored and stored.startswith(("SCRAM-SHA-256$", "md5"))
+    finally:
+        owner.dispose()
