@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 DATABASE_URL ?= sqlite:///$(CURDIR)/var/migstat.sqlite
 export DATABASE_URL
 
-.PHONY: serve test install demo bench clean
+.PHONY: serve test install demo bench clean system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ serve: demo
 
 test: install
 	$(PY) -m pytest -q
+
+# Debian packages some tests and benchmarks use (they are skipped, with the reason, without
+# them): Chromium for the explorer's browser tests, nginx for the proxy test, wrk for the
+# load test. Playwright drives the system Chromium; it never downloads a browser.
+system-deps:
+	apt-get install -y --no-install-recommends chromium nginx-light wrk
 
 bench: install
 	$(PY) bench/run.py
