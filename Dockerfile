@@ -18,7 +18,7 @@ COPY metadata ./metadata
 
 RUN useradd --create-home --uid 10001 migstat && mkdir -p /app/var && chown migstat /app/var
 USER migstat
-ENV CACHE_DIR=/app/var/cache PORT=8000
+ENV CACHE_DIR=/app/var/cache PORT=8000 LOG_FORMAT=json
 EXPOSE 8000
 
 # `publisher db upgrade` then serve; with no DATABASE_URL, publish the demonstration data first.

@@ -36,7 +36,7 @@ import api.formats.sdmxml21_structure  # noqa: F401
 import api.formats.sdmxml30_data  # noqa: F401
 import api.formats.sdmxml30_structure  # noqa: F401
 from api import availability as av
-from api import explorer, friendly
+from api import explorer, friendly, logs
 from api import releases as release_routes
 from api import catalogue as catalogue_routes
 from api import metadata as md
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     """The application. `now`: the wall clock that decides what is public (the embargo);
     tests pass a controlled one."""
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_format)  # LOG_FORMAT=json: one JSON object per line (api.logs)
     app = FastAPI(title="Azerbaijan migration statistics: SDMX API", description=DESCRIPTION,
                   version="0.1.0", responses=SDMX_ERROR_RESPONSES)
     engine = make_engine(settings.database_url, read_only=True)
@@ -136,7 +137,7 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     app.state.engine, app.state.cache, app.state.snapshots = engine, cache, snapshots
     metrics = app.state.metrics = Metrics(lambda: public_releases(snapshots.current()))
     # gzip, CORS, URI limit, hot answers (api.http); the guard (api.security); metrics outermost
-    install_http(app, settings, snapshots.token_if_fresh, metrics.wrap)
+    install_http(app, settings, snapshots.token_if_fresh, lambda inner: metrics.wrap(logs.access(inner)))
     validators = Validators(settings.http_max_age)
 
     def snapshot_headers(snap: Snapshot, key: str) -> dict[str, str]:

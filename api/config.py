@@ -48,6 +48,8 @@ Environment variables (all optional except where the database URL is concerned):
     going faster gets 429 with ``Retry-After``. ``RATE_LIMIT_BURST`` (default 4 x the
     rate, at least 1) requests may come at once. Per process: with N workers a client may
     get up to N times as much, so production limits at the reverse proxy too.
+``LOG_FORMAT`` (default ``text``)
+    ``json``: logs as one JSON object per line, with an access entry per request (api.logs).
 ``TRUST_FORWARDED_FOR`` (default 0)
     1 behind a reverse proxy: the client is the last address the proxy appended to
     ``X-Forwarded-For``, not the proxy's. Never set it without a proxy in front, or any
@@ -82,6 +84,7 @@ class Settings:
     rate_limit: float = 0.0  # requests per second per client and process; 0: no limit
     rate_limit_burst: int = 0  # 0: 4 x rate_limit
     trust_forwarded_for: bool = False
+    log_format: str = "text"  # json: structured logs (api.logs)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -104,6 +107,7 @@ class Settings:
             rate_limit=float(env("RATE_LIMIT", 0)),
             rate_limit_burst=int(env("RATE_LIMIT_BURST", 0)),
             trust_forwarded_for=env("TRUST_FORWARDED_FOR", "0") in ("1", "true", "yes"),
+            log_format=env("LOG_FORMAT", "text"),
         )
 
 
