@@ -53,7 +53,7 @@ from api.formats.sdmxml30_schema import dsd_schema_30
 from api.http import Validators, check_response_size, install as install_http
 from api.metadata_page import page_language, render
 from api.metrics import Metrics
-from api.negotiation import negotiate
+from api.negotiation import accept_language, negotiate
 from api.structures import RESOURCE_KINDS, UNIMPLEMENTED_RESOURCES, resolve
 from store.db import make_engine
 from store.documents import urn_ref
@@ -103,12 +103,7 @@ Official migration statistics of the Republic of Azerbaijan as SDMX.
 
 
 def language(request: Request) -> str:
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LANGS:
-            return tag
-    return "en"
+    return accept_language(request.headers.get("accept-language"), "en", LANGS)
 
 
 def wants_json(request: Request) -> bool:

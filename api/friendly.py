@@ -29,6 +29,7 @@ from api import store
 from api.errors import SdmxError, bad_request, not_found
 from api.formats import tidy
 from api.formats.tidy import name_in
+from api.negotiation import accept_language
 from api.snapshot import Snapshot
 from store.documents import urn_ref
 
@@ -72,12 +73,7 @@ def page_language(request: Request) -> str:
         if lang not in LANGS:
             raise bad_request(f"lang={lang} is not one of az, en, ru")
         return lang
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LANGS:
-            return tag
-    return "en"
+    return accept_language(request.headers.get("accept-language"), "en", LANGS)
 
 
 # --- what a dataflow looks like to a reader -----------------------------------------------

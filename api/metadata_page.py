@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
+from api.negotiation import accept_language as preferred
 from store.documents import LANGUAGES, urn_ref
 
 #: Page language when neither ?lang= nor Accept-Language names one of ours.
@@ -39,11 +40,7 @@ def page_language(query: str | None, accept_language: str | None) -> str:
     """?lang= if it is one of ours, else the first of ours in Accept-Language, else az."""
     if query in LANGUAGES:
         return query
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LANGUAGES:
-            return tag
-    return DEFAULT_LANGUAGE
+    return preferred(accept_language, DEFAULT_LANGUAGE, tuple(LANGUAGES))
 
 
 def _pick(texts: dict, lang: str) -> tuple[str, str]:

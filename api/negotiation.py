@@ -159,3 +159,13 @@ def with_options(fmt: Format, params: dict[str, str]) -> Format:
         return fmt
     return dataclasses.replace(fmt, media_type=fmt.media_type + suffix,
                                serialise=functools.partial(fmt.serialise, **kwargs))
+
+
+def accept_language(header: str | None, default: str = "en", languages: tuple[str, ...] = ("en", "az", "ru")) -> str:
+    """The first of `languages` that an Accept-Language header names, in its order (the
+    primary subtag only: az-Latn-AZ is az), else `default`."""
+    for part in (header or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in languages:
+            return tag
+    return default
