@@ -24,6 +24,7 @@ from one state.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -33,8 +34,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from api import store
+
+log = logging.getLogger("api")
 
 
 def utc_now() -> datetime:
@@ -112,9 +116,23 @@ class Snapshots:
         with self._lock:
             if self._fresh(self._current):
                 return self._current  # another thread has just refreshed it
-            with self.engine.connect() as conn:
-                conn.begin()
-                return self._refresh(conn)
+            try:
+                with self.engine.connect() as conn:
+                    conn.begin()
+                    return self._refresh(conn)
+            except OperationalError:
+                # Stale-if-error: the store is unreachable (a restart, a failover). Keep
+                # answering from the last state read, and so from the caches, unless a
+                # release time has passed since (no answer from before a release after
+                # it); try the store again in STATE_TTL, not on every request.
+                snap = self._current
+                turn = snap.next_release if snap is not None else None
+                if snap is None or (turn is not None and self.now() >= turn):
+                    raise
+                log.warning("store unreachable: answering from state %s, read %.1f s ago",
+                            snap.token, self.clock() - self._checked)
+                self._checked = self.clock()
+                return snap
 
     def token_if_fresh(self) -> str | None:
         """The current state token if it was read within STATE_TTL and no release time has
