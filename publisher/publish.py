@@ -124,10 +124,31 @@ def public_frames(conn, content: Content, staged: dict[str, pd.DataFrame]) -> di
     return out
 
 
-def audit(conn, content: Content) -> list:
-    """Audit what the public area holds against the true values in staging."""
+def earlier_frames(conn, content: Content, exclude_release: int | None = None) -> dict[str, pd.DataFrame]:
+    """Every value the public area holds, in every vintage (earlier releases stay online:
+    asOf, includeHistory), but those of `exclude_release`: series_key, time_period, value."""
+    o, s, st = public_observation, public_series, public_structure
+    out = {}
+    for flow_id, flow in content.dataflows.items():
+        doc = flow.document
+        stmt = (select(s.c.series_key, o.c.time_period, o.c.value).distinct()
+                .join(s, s.c.id == o.c.series_ref).join(st, st.c.id == s.c.dataflow_ref)
+                .where(st.c.kind == "dataflow", st.c.agency == doc["agency"], st.c.artefact_id == doc["id"],
+                       st.c.version == doc["version"], o.c.value.is_not(None)))
+        if exclude_release is not None:
+            stmt = stmt.where(o.c.release_ref != exclude_release)
+        rows = conn.execute(stmt).all()
+        if rows:
+            out[flow_id] = pd.DataFrame(rows, columns=["series_key", "time_period", "value"])
+    return out
+
+
+def audit(conn, content: Content, release_id: int | None = None) -> list:
+    """Audit what the public area holds against the true values in staging, with every
+    earlier vintage still online (all but `release_id`'s, when auditing that release)."""
     staged = staged_frames(conn, content)
-    return audit_all(list(content.dataflows.values()), public_frames(conn, content, staged))
+    return audit_all(list(content.dataflows.values()), public_frames(conn, content, staged),
+                     earlier_frames(conn, content, exclude_release=release_id))
 
 
 def _publish_dataflow(conn, protected: pd.DataFrame, structure_id: int, release_id: int,

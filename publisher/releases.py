@@ -39,6 +39,7 @@ from publisher.publish import (
     _publish_dataflow,
     _upsert_structures,
     audit,
+    earlier_frames,
     staged_frames,
 )
 from store.schema import (
@@ -207,7 +208,8 @@ def schedule(engine: Engine, content: Content, release_id: int, *, now: datetime
         if missing:
             raise ReleaseRefused(f"nothing is staged for {', '.join(missing)}: ingest the extracts first")
         protected = protect_all(together, {k: v for k, v in staged.items()
-                                           if k in {f.document["id"] for f in together}})
+                                           if k in {f.document["id"] for f in together}},
+                                earlier_frames(conn, content))
         say("writing")
         flow_ids = _upsert_structures(conn, content, release_id, release_time=rel.release_time)
         provisional = {f["dataflow"]: f["provisional_from"] for f in rel.dataflows}
@@ -221,7 +223,7 @@ def schedule(engine: Engine, content: Content, release_id: int, *, now: datetime
                          .values(**counts))
             _log(conn, release_id, flow, frame)
         say("auditing")
-        findings = audit(conn, content)
+        findings = audit(conn, content, release_id)
         if any(not f.safe for f in findings):
             raise PublicationRefused(findings)  # the transaction rolls back: nothing is written
         if bulletins:

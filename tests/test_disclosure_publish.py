@@ -92,7 +92,7 @@ def test_an_unsafe_release_is_refused_and_nothing_is_published(empty_store, cont
     for flow_id, path in demo_files.items():
         ingest(engine, read_extract(path, content.dataflow(flow_id)))
 
-    def primary_only(group, cells, relations):
+    def primary_only(group, cells, relations, known=None):
         out = cells.copy()
         small = (out["value"] > 0) & (out["value"] < group.policy.threshold)
         out["public_value"] = out["value"].where(~small)
@@ -230,3 +230,45 @@ def test_the_audit_command_reports_a_safe_release(published_store):
     result = CliRunner().invoke(app, ["audit", "--database-url", published_store])
     assert result.exit_code == 0, result.output
     assert "RESPERM" in result.output and "safe" in result.output and "UNSAFE" not in result.output
+
+
+def test_an_earlier_release_still_online_is_part_of_the_attack(content):
+    """Earlier vintages stay online (asOf, includeHistory). Release 1 published RU women
+    as 4; the revised count is 1. A pattern that hides RU men (unchanged at 9) as a
+    secondary hides nothing: release 1 still shows 9, and RU total 10 - 9 gives the 1."""
+    base = content.dataflow("DF_RESPERM_TEMP")
+    a = type(base)({**base.document, "id": "DF_A"}, base.structure, base.layout, base.codelists)
+
+    def table(cells: dict[str, int]) -> pd.DataFrame:
+        return pd.DataFrame({"series_key": list(cells), "value": [float(v) for v in cells.values()],
+                             "time_period": "2025-Q1"})
+
+    now = {"Q.RU.F._T._T": 1, "Q.RU.M._T._T": 9, "Q.RU._T._T._T": 10,
+           "Q.TR.F._T._T": 5, "Q.TR.M._T._T": 6, "Q.TR._T._T._T": 11,
+           "Q.GE.F._T._T": 7, "Q.GE.M._T._T": 8, "Q.GE._T._T._T": 15,
+           "Q._T.F._T._T": 13, "Q._T.M._T._T": 23, "Q._T._T._T._T": 36}
+    before = {**now, "Q.RU.F._T._T": 4, "Q.RU._T._T._T": 13, "Q._T.F._T._T": 16, "Q._T._T._T._T": 39}
+    earlier = {"DF_A": table(before)}
+    staged = {"DF_A": table(now)}
+
+    # A hypercube around RU women (RU and TR, women and men): safe in this vintage alone.
+    cube = {"Q.RU.F._T._T", "Q.RU.M._T._T", "Q.TR.F._T._T", "Q.TR.M._T._T"}
+    public = {"DF_A": staged["DF_A"].assign(public_value=[np.nan if k in cube else v for k, v in now.items()])}
+    (alone,) = [f for f in P.audit_all([a], public) if f.value == 1]
+    assert alone.safe
+    (with_history,) = [f for f in P.audit_all([a], public, earlier) if f.value == 1]
+    assert not with_history.safe and with_history.low == with_history.high == 1
+
+    # Protected with the earlier vintage in view: no unchanged cell is used to hide, and
+    # the audit, with the earlier vintage, passes.
+    protected = P.protect_all([a], staged, earlier)["DF_A"]
+    withheld = set(protected.loc[protected["public_value"].isna(), "series_key"])
+    unchanged = {k for k in now if now[k] == before[k]}
+    assert "Q.RU.F._T._T" in withheld and not withheld & unchanged, withheld
+    findings = P.audit_all([a], {"DF_A": protected}, earlier)
+    assert [f.value for f in findings] == [1] and all(f.safe for f in findings)
+
+    # A value published earlier and still true is known: withholding it now is refused.
+    same = {"DF_A": table({**now, "Q.RU.F._T._T": 1, "Q.RU._T._T._T": 10})}
+    (exposed,) = [f for f in P.audit_all([a], {"DF_A": protected}, same) if f.value == 1]
+    assert not exposed.safe

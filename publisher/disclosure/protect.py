@@ -9,7 +9,13 @@ unknown to the attacker, protected once and published identically in both.
 
 ``protect`` applies each group's declared method; ``audit`` rebuilds the attacker's
 system from what would be public and reports every withheld unsafe cell whose interval
-is narrower than the policy requires. Both work on plain frames: the caller (publish,
+is narrower than the policy requires.
+
+Earlier releases stay online (asOf, includeHistory), so a value they published is known
+to the attacker wherever it is still the true value (``earlier``: every value an earlier
+vintage published). Such a cell is never chosen to hide another (it hides nothing), and
+the audit counts it as published; an unsafe cell an earlier release already published
+with its value is reported as exposed. Both work on plain frames: the caller (publish,
 the ``publisher audit`` command) reads and writes the store.
 """
 
@@ -121,13 +127,15 @@ def coordinates(cells: pd.DataFrame, dims: list[str]) -> list[tuple]:
     return [tuple(r) for r in pd.concat([cells[other], period.rename("_p")], axis=1).itertuples(index=False)]
 
 
-def protect_group(group: Group, cells: pd.DataFrame, relations: list[Relation]) -> pd.DataFrame:
-    """`cells` with public_value (NaN = withheld) and status added."""
+def protect_group(group: Group, cells: pd.DataFrame, relations: list[Relation],
+                  known: np.ndarray | None = None) -> pd.DataFrame:
+    """`cells` with public_value (NaN = withheld) and status added; `known`: cells an
+    earlier release still online published with their present value."""
     policy = group.policy
     values = cells["value"].to_numpy(float)
     out = cells.copy()
     if policy.method == "suppression":
-        result = suppress(values, relations, policy, coords=coordinates(cells, group.dims))
+        result = suppress(values, relations, policy, coords=coordinates(cells, group.dims), known=known)
         out["public_value"] = np.where(result.withheld, np.nan, values)
         out["status"] = [STATUS_NAMES[s] for s in result.status]
     elif policy.method == "rounding":
@@ -157,10 +165,14 @@ class Finding:
 
 
 def audit_group(group: Group, cells: pd.DataFrame, relations: list[Relation],
-                withheld: np.ndarray) -> list[Finding]:
-    """The attacker's interval for every withheld unsafe cell of a suppression group."""
+                withheld: np.ndarray, known: np.ndarray | None = None) -> list[Finding]:
+    """The attacker's interval for every withheld unsafe cell of a suppression group.
+    `known`: cells an earlier release still online published with their present value,
+    which the attacker reads there: published, whatever this release does."""
     policy = group.policy
     values = cells["value"].to_numpy(float)
+    if known is not None:
+        withheld = withheld & ~np.asarray(known, dtype=bool)
     unsafe = np.flatnonzero(primary(values, policy) & withheld)
     exposed = np.flatnonzero(primary(values, policy) & ~withheld)
     if policy.method != "suppression":
@@ -209,29 +221,53 @@ def split(group: Group, protected: pd.DataFrame, staged: dict[str, pd.DataFrame]
     return out
 
 
-def protect_all(flows, staged: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Every staged dataflow, protected under its declared method, group by group."""
+def protect_all(flows, staged: dict[str, pd.DataFrame],
+                earlier: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """Every staged dataflow, protected under its declared method, group by group.
+    `earlier[flow_id]`: series_key, time_period, value of every value earlier releases
+    still online published."""
     out: dict[str, pd.DataFrame] = {}
     for group in groups(flows):
         cells, relations = joint_table(group, staged)
         if cells.empty:
             continue
-        out.update(split(group, protect_group(group, cells, relations), staged))
+        known = known_cells(group, cells, earlier or {})
+        out.update(split(group, protect_group(group, cells, relations, known), staged))
     return out
 
 
-def audit_all(flows, public: dict[str, pd.DataFrame]) -> list[Finding]:
+def audit_all(flows, public: dict[str, pd.DataFrame],
+              earlier: dict[str, pd.DataFrame] | None = None) -> list[Finding]:
     """The audit of what is (or is about to be) public: `public[flow_id]` has
     series_key, time_period, value (the true value, from staging) and public_value
-    (NaN = withheld). One finding per unsafe cell, withheld or not."""
+    (NaN = withheld); `earlier` as for protect_all. One finding per unsafe cell,
+    withheld or not."""
     findings: list[Finding] = []
     for group in groups(flows):
         cells, relations = joint_table(group, public)
         if cells.empty:
             continue
         withheld = cells.merge(_public_cells(group, public), on=group.dims + [TIME], how="left")["withheld"]
-        findings += audit_group(group, cells, relations, withheld.fillna(False).to_numpy(bool))
+        findings += audit_group(group, cells, relations, withheld.fillna(False).to_numpy(bool),
+                                known_cells(group, cells, earlier or {}))
     return findings
+
+
+def known_cells(group: Group, cells: pd.DataFrame, earlier: dict[str, pd.DataFrame]) -> np.ndarray:
+    """Per joint cell: did an earlier release still online publish its present value?"""
+    frames = []
+    for flow in group.flows:
+        df = earlier.get(flow.document["id"])
+        if df is not None and not df.empty:
+            frames.append(_expand(group, flow, df).assign(earlier=df["value"].to_numpy(float)))
+    if not frames:
+        return np.zeros(len(cells), dtype=bool)
+    key = group.dims + [TIME]
+    seen = pd.concat(frames)[key + ["earlier"]].drop_duplicates()
+    hits = cells[key + ["value"]].reset_index().merge(seen, on=key, how="inner")
+    known = np.zeros(len(cells), dtype=bool)
+    known[hits.loc[hits["earlier"] == hits["value"], "index"].to_numpy(int)] = True
+    return known
 
 
 def _public_cells(group: Group, public: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -69,7 +69,7 @@ def _components(n: int, relations: list[Relation]) -> np.ndarray:
 
 
 def _greedy(values: np.ndarray, unsafe: np.ndarray, cubes: list[Hypercube], withheld: np.ndarray,
-            cuts: list[np.ndarray], policy: Policy) -> np.ndarray:
+            cuts: list[np.ndarray], policy: Policy, allowed: np.ndarray) -> np.ndarray:
     """tau-Argus's hypercube heuristic over the same candidates: most exposed cell first,
     each takes the hypercube that adds the least cost given what is already withheld.
     Its pattern is the MILP's starting point, so the MILP can only do better."""
@@ -79,14 +79,14 @@ def _greedy(values: np.ndarray, unsafe: np.ndarray, cubes: list[Hypercube], with
         by_cell.setdefault(h.cell, []).append(h)
     cost = values + 1.0
     for p in sorted(unsafe.tolist(), key=lambda c: (-policy.upward_room(values[c]), c)):
-        options = by_cell.get(p)
+        options = [h for h in by_cell.get(p, []) if allowed[list(h.corners)].all()]
         if not options:
             continue
         extra = [cost[[c for c in h.corners if not withheld[c]]].sum() for h in options]
         best = options[int(np.argmin(extra))]
         withheld[list(best.corners)] = True
     for cut in cuts:
-        cut = cut[_withholdable(values[cut], policy) > 0]
+        cut = cut[allowed[cut]]
         if len(cut) and not withheld[cut].any():
             withheld[cut[np.argmin(cost[cut])]] = True
     return withheld
@@ -95,7 +95,7 @@ def _greedy(values: np.ndarray, unsafe: np.ndarray, cubes: list[Hypercube], with
 def _solve_component(values: np.ndarray, cells: np.ndarray, relations: list[Relation],
                      is_primary: np.ndarray, policy: Policy, cuts: list[np.ndarray],
                      cubes: list[Hypercube], start: np.ndarray, locked: np.ndarray,
-                     time_limit: float) -> tuple[np.ndarray, list[Hypercube]]:
+                     time_limit: float, allowed: np.ndarray) -> tuple[np.ndarray, list[Hypercube]]:
     """The MILP for one component; returns the withheld cells and the chosen hypercubes.
 
     Variables: s_j per cell (1 = withheld), z_h per candidate hypercube (1 = chosen),
@@ -169,7 +169,7 @@ def _solve_component(values: np.ndarray, cells: np.ndarray, relations: list[Rela
     a = coo_matrix((vals, (rows, cols)), shape=(r, size)).tocsc()
     must = is_primary[cells] | locked[cells]
     upper = np.ones(size)
-    upper[:n] = _withholdable(values[cells], policy)
+    upper[:n] = allowed[cells]
     cost = np.concatenate([np.where(is_primary[cells], 0.0, values[cells] + 1.0), np.zeros(m + k)])
     x = _highs_milp(cost, a, np.array(lbs, dtype=float), np.concatenate([must, np.zeros(m + k)]), upper,
                     x0, time_limit)
@@ -221,7 +221,7 @@ def _highs_milp(cost: np.ndarray, a, row_lower: np.ndarray, col_lower: np.ndarra
 
 
 def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
-             coords: list[tuple] | None = None, max_rounds: int = 200,
+             coords: list[tuple] | None = None, known: np.ndarray | None = None, max_rounds: int = 200,
              time_limit: float = 3.0, integer_budget: float = 5.0) -> SuppressionResult:
     """Withhold the unsafe cells and enough others; `coords` (one tuple of codes per
     cell, period included) enables hypercube candidates. `time_limit`: seconds per MILP;
@@ -245,6 +245,12 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
     if coords is not None:
         lookup = {c: i for i, c in enumerate(coords)}
         options = index_relations(relations, coords)
+    # Cells that may be withheld: not published zeros, and not cells an earlier release
+    # still online already published with this very value (`known`): withholding those
+    # hides nothing, and a pattern leaning on them would be undone by the earlier release.
+    allowed = _withholdable(values, policy) > 0
+    if known is not None:
+        allowed &= ~(np.asarray(known, dtype=bool) & ~is_primary)
     audit: dict = {}
     rounds = 0
     for comp in np.unique(labels[is_primary]):
@@ -268,9 +274,9 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
             rounds += 1
             t0 = time.perf_counter()
             cubes = [h for c in sorted(need_cube) for h in pool[c]]
-            start = _greedy(values, np.array(sorted(need_cube), dtype=int), cubes, previous, cuts, policy)
+            start = _greedy(values, np.array(sorted(need_cube), dtype=int), cubes, previous, cuts, policy, allowed)
             withheld_cells, chosen = _solve_component(values, cells, comp_rel, is_primary, policy, cuts,
-                                                      cubes, start, locked, time_limit)
+                                                      cubes, start, locked, time_limit, allowed)
             t1 = time.perf_counter()
             withheld = np.zeros(n, dtype=bool)
             withheld[withheld_cells] = True
@@ -307,7 +313,7 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
                     need_cube.add(c)
                 else:  # no hypercube (or its cube is undone by other relations): grow around it
                     locked[withheld_cells] = True
-                    cuts.append(_nearest_published(c, members, withheld, _withholdable(values, policy) > 0))
+                    cuts.append(_nearest_published(c, members, withheld, allowed))
         else:
             raise ProtectionFailed(f"secondary suppression did not converge in {max_rounds} rounds")
     return SuppressionResult(status, rounds, audit)
