@@ -222,6 +222,7 @@ def read_extract(path: Path | str, flow: Dataflow, *, encoding: str | None = "au
     if kind == "rate":  # rates may come with a decimal comma, as spreadsheets in az write them
         counts = counts.str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(counts, errors="coerce")
+    numbers = numbers.where(numbers.abs() != float("inf"))  # inf, -inf, 1e400: "not a number"
     bad(counts.index[numbers.isna()], measure, f"{what} is not a number")
     ok = numbers.notna()
     if kind == "count":
