@@ -22,4 +22,4 @@ ENV CACHE_DIR=/app/var/cache PORT=8000 LOG_FORMAT=json
 EXPOSE 8000
 
 # `publisher db upgrade` then serve; with no DATABASE_URL, publish the demonstration data first.
-CMD ["sh", "-c", "if [ -z \"$DATABASE_URL\" ]; then publisher demo --workdir var/demo; else publisher db upgrade; fi && exec uvicorn api.app:app --host 0.0.0.0 --port $PORT --workers ${WORKERS:-2}"]
+CMD ["sh", "-c", "if [ -z \"$DATABASE_URL\" ]; then publisher demo --workdir var/demo; else publisher db upgrade; fi && exec python -m api.serve api.app:app --host 0.0.0.0 --port $PORT --workers ${WORKERS:-2}"]

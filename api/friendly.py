@@ -350,7 +350,12 @@ def install(app: FastAPI, *, respond, bundle, max_observations: int) -> None:
                 if ids is not None and len(ids) > store.MAX_SERIES_BY_ID:
                     ids = None
                 empty = ids is not None and len(ids) == 0
-                total = 0 if empty else store.count_observations(conn, sid, dsd, codelists, dq, ids)
+                if empty:
+                    total = 0
+                elif start is None and end is None:  # whole series: counted in the index, in memory
+                    total = int(index.counts.sum() if mask is None else index.counts[mask].sum())
+                else:
+                    total = store.count_observations(conn, sid, dsd, codelists, dq, ids)
                 if extension is not None:
                     limit = min(max_observations, XLSX_MAX_ROWS) if extension == "xlsx" else max_observations
                     if total > limit:
