@@ -17,7 +17,7 @@
 
 The PostgreSQL faults run on a PRIVATE cluster (tests/pgserver.py) that the tests may
 stop and starve; the machine's shared server is never touched. Each test prints what it
-measured (pytest -s); docs/reliability-faults.md reports a run.
+measured (pytest -s); docs/reliability.md (section 1) reports a run.
 """
 
 from __future__ import annotations
