@@ -19,7 +19,8 @@ def entries():
     handler = logging.StreamHandler(out)
     handler.setFormatter(json_formatter())
     access_log.addHandler(handler)
-    level, access_log.level = access_log.level, logging.INFO
+    level = access_log.level
+    access_log.setLevel(logging.INFO)  # setLevel, not .level: it clears the logger's level cache
     yield lambda: [json.loads(line) for line in out.getvalue().splitlines()]
     access_log.removeHandler(handler)
     access_log.setLevel(level)
