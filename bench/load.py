@@ -238,17 +238,20 @@ def free_port() -> int:
 
 
 class Api:
-    """`python -m uvicorn api.app:app --workers N` in a subprocess."""
+    """`python -m uvicorn api.app:app [--workers N]` in a subprocess (bench/scale.py too);
+    `env`: settings on top of DATABASE_URL and CACHE_DIR."""
 
-    def __init__(self, url: str, cache_dir: Path, workers: int = 2, nodelay: bool = False):
+    def __init__(self, url: str, cache_dir: Path, workers: int | None = 2, nodelay: bool = False,
+                 env: dict[str, str] | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": url, "CACHE_DIR": str(cache_dir)}
+        env = {**os.environ, "DATABASE_URL": url, "CACHE_DIR": str(cache_dir), **(env or {})}
         # api.serve: uvicorn with TCP_NODELAY on the workers' connections (uvicorn#3149).
         launcher = ["-m", "api.serve"] if nodelay else ["-m", "uvicorn"]
+        processes = ["--workers", str(workers)] if workers else []
         self.proc = subprocess.Popen(
             [sys.executable, *launcher, "api.app:app", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", str(workers), "--log-level", "warning"],
+             str(self.port), *processes, "--log-level", "warning"],
             cwd=ROOT, env=env, start_new_session=True)
         deadline = time.monotonic() + 90
         while True:

@@ -39,9 +39,7 @@ import json
 import math
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bigstore import series_keys, synthetic_periods  # noqa: E402
+from bench.load import Api  # noqa: E402
 from publisher.content import load  # noqa: E402
 from store import periods as sdmx_periods  # noqa: E402
 from store.db import make_engine  # noqa: E402
@@ -194,42 +193,6 @@ def new_schema(server_url: str):
 
 # --- measuring ----------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Api:
-    def __init__(self, url: str, cache_dir: Path):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": url, "CACHE_DIR": str(cache_dir), "CACHE_MAX_ENTRY": "0",
-               "MEMORY_CACHE_SIZE": "0"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{self.base}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError("the API did not start")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 def queries(keys: list[str]) -> list[tuple[str, str, str]]:
     """(label, path, Accept) of the fixed queries; every key used is in the smallest store."""
     one = keys[min(12_345, len(keys) // 2)]  # the same series at 1M and 10M
@@ -256,7 +219,9 @@ def timed_get(client: httpx.Client, path: str, accept: str) -> tuple[float, int,
 
 
 def measure(url: str, keys: list[str], repeat: int, tmp: Path) -> dict:
-    api = Api(url, tmp / f"cache-{uuid.uuid4().hex[:6]}")
+    # One process, every response cache off: each request is computed.
+    api = Api(url, tmp / f"cache-{uuid.uuid4().hex[:6]}", workers=None,
+              env={"CACHE_MAX_ENTRY": "0", "MEMORY_CACHE_SIZE": "0"})
     out = {}
     try:
         with httpx.Client(base_url=api.base, timeout=600) as client:
