@@ -30,6 +30,7 @@ from api.errors import SdmxError, bad_request, not_found
 from api.formats import tidy
 from api.formats.tidy import name_in
 from api.negotiation import accept_language
+from api.releases import calendar
 from api.snapshot import Snapshot
 from store.documents import urn_ref
 
@@ -310,10 +311,9 @@ def install(app: FastAPI, *, respond, bundle, max_observations: int) -> None:
         return respond(request, JSON, prepare)
 
     def release_history(snap: Snapshot, conn, ref: str, lang: str) -> list[dict]:
-        """The releases that carried (or will carry) the dataflow: the calendar's view,
-        so an embargoed release shows its time and title only."""
-        from api.releases import calendar  # the calendar's own embargo rules
-
+        """The releases that carried (or will carry) the dataflow: the calendar's view
+        (api.releases.calendar, with its embargo rules), so an embargoed release shows
+        its time and title only."""
         out = []
         for r in calendar(conn, snap.documents, snap.now):
             if r["status"] == "draft" or ref not in {f["ref"] for f in r["dataflows"]}:

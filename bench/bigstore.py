@@ -81,6 +81,22 @@ def series_keys(content: Content, flow_id: str, count: int) -> list[str]:
     return keys
 
 
+
+def write_release(conn, content, flow, description: str) -> tuple[int, int]:
+    """A synthetic release, published now, with every structure document: (release id,
+    the dataflow's structure row id). bench/scale.py writes its stores with it too."""
+    release_id = conn.execute(insert(public_release).values(
+        release_time=datetime.now(timezone.utc), description=description)).inserted_primary_key[0]
+    conn.execute(insert(public_structure), [
+        {"kind": d["kind"], "agency": d["agency"], "artefact_id": d["id"], "version": d["version"],
+         "document": json.dumps(d, ensure_ascii=False, sort_keys=True), "release_ref": release_id}
+        for d in content.documents])
+    doc = flow.document
+    structure_id = conn.execute(select(public_structure.c.id).where(
+        public_structure.c.kind == "dataflow", public_structure.c.agency == doc["agency"],
+        public_structure.c.artefact_id == doc["id"], public_structure.c.version == doc["version"])).scalar_one()
+    return release_id, structure_id
+
 def build(url: str, observations: int = 1_000_000, *, flow_id: str = DEFAULT_FLOW,
           periods: int = 40, content: Content | None = None, engine: Engine | None = None) -> dict:
     """Create (migrate) the store at `url` and fill it; return what was written and how fast.
@@ -99,19 +115,8 @@ def build(url: str, observations: int = 1_000_000, *, flow_id: str = DEFAULT_FLO
     keys = series_keys(content, flow_id, n_series)
 
     with engine.begin() as conn:
-        release_id = conn.execute(insert(public_release).values(
-            release_time=datetime.now(timezone.utc),
-            description=f"synthetic: {observations} observations of {flow_id} (bench/bigstore.py)",
-        )).inserted_primary_key[0]
-        conn.execute(insert(public_structure), [
-            {"kind": d["kind"], "agency": d["agency"], "artefact_id": d["id"], "version": d["version"],
-             "document": json.dumps(d, ensure_ascii=False, sort_keys=True), "release_ref": release_id}
-            for d in content.documents])
-        doc = flow.document
-        structure_id = conn.execute(select(public_structure.c.id).where(
-            public_structure.c.kind == "dataflow", public_structure.c.agency == doc["agency"],
-            public_structure.c.artefact_id == doc["id"],
-            public_structure.c.version == doc["version"])).scalar_one()
+        release_id, structure_id = write_release(
+            conn, content, flow, f"synthetic: {observations} observations of {flow_id} (bench/bigstore.py)")
         series_rows = []
         for key in keys:
             row = {"dataflow_ref": structure_id, "series_key": key}

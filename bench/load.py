@@ -205,11 +205,11 @@ def publish_demonstration(url: str, tmp: Path) -> None:
     engine.dispose()
 
 
-def postgresql_store(server_url: str, tmp: Path):
-    """A schema of our own on the server, the demonstration published into it; URL and drop()."""
+def new_schema(server_url: str, prefix: str):
+    """A schema of our own on the server (bench/scale.py too): its name, a URL into it, drop()."""
     from sqlalchemy import create_engine, text
 
-    schema = "load_" + uuid.uuid4().hex[:12]
+    schema = prefix + uuid.uuid4().hex[:12]
     admin = create_engine(server_url)
     with admin.begin() as c:
         c.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -221,6 +221,12 @@ def postgresql_store(server_url: str, tmp: Path):
             c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
+    return schema, url, drop
+
+
+def postgresql_store(server_url: str, tmp: Path):
+    """A schema of our own on the server, the demonstration published into it; URL and drop()."""
+    schema, url, drop = new_schema(server_url, "load_")
     try:
         publish_demonstration(url, tmp)
     except BaseException:

@@ -48,18 +48,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, insert, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bigstore import series_keys, synthetic_periods  # noqa: E402
-from bench.load import Api  # noqa: E402
+from bench.bigstore import series_keys, synthetic_periods, write_release  # noqa: E402
+from bench.load import Api, new_schema  # noqa: E402
 from publisher.content import load  # noqa: E402
 from store import periods as sdmx_periods  # noqa: E402
 from store.db import make_engine  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
-from store.schema import DIMENSION_COLUMNS, public_release, public_structure  # noqa: E402
+from store.schema import DIMENSION_COLUMNS  # noqa: E402
 
 FLOW = "DF_RESPERM_TEMP"
 PERIODS = 40
@@ -113,19 +112,8 @@ def build(url: str, observations: int, content=None) -> dict:
     bounds = [tuple(d.isoformat() for d in sdmx_periods.bounds(p)) for p in period_ids]
     keys = series_keys(content, FLOW, math.ceil(observations / PERIODS))
     with engine.begin() as conn:  # the release and the structures, as bench/bigstore.py writes them
-        release_id = conn.execute(insert(public_release).values(
-            release_time=datetime.now(timezone.utc),
-            description=f"synthetic: {observations} observations of {FLOW} (bench/scale.py)",
-        )).inserted_primary_key[0]
-        conn.execute(insert(public_structure), [
-            {"kind": d["kind"], "agency": d["agency"], "artefact_id": d["id"], "version": d["version"],
-             "document": json.dumps(d, ensure_ascii=False, sort_keys=True), "release_ref": release_id}
-            for d in content.documents])
-        doc = flow.document
-        structure_id = conn.execute(select(public_structure.c.id).where(
-            public_structure.c.kind == "dataflow", public_structure.c.agency == doc["agency"],
-            public_structure.c.artefact_id == doc["id"],
-            public_structure.c.version == doc["version"])).scalar_one()
+        release_id, structure_id = write_release(
+            conn, content, flow, f"synthetic: {observations} observations of {FLOW} (bench/scale.py)")
     engine.dispose()
 
     n_dims = len(keys[0].split("."))
@@ -175,20 +163,6 @@ def build(url: str, observations: int, content=None) -> dict:
             "mb": round(size / 2**20), "keys": keys}
 
 
-def new_schema(server_url: str):
-    schema = "scale_" + uuid.uuid4().hex[:12]
-    admin = create_engine(server_url)
-    with admin.begin() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in server_url else "?"
-    url = f"{server_url}{sep}options=-csearch_path%3D{schema}"
-
-    def drop() -> None:
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return schema, url, drop
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -262,7 +236,7 @@ def main() -> int:
     builds: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(prefix="migstat-scale-") as tmpdir:
         for n in sorted(args.sizes):
-            schema, url, drop = new_schema(args.database)
+            schema, url, drop = new_schema(args.database, "scale_")
             try:
                 b = build(url, n, content)
                 keys = b.pop("keys")
