@@ -2,23 +2,25 @@
 
 Primary: every count from 1 to threshold-1. Secondary: a HiGHS MILP chooses further
 cells to withhold at least cost (cost = value + 1: the number and the total of what is
-withheld), under two families of constraints that are necessary for protection:
+withheld), under constraints that every protecting pattern satisfies:
 
 * no equation may hold exactly one withheld cell (it would be recomputed at once);
 * in every equation through an unsafe cell, the other withheld cells must be able to
-  absorb the change the unsafe cell needs to be protected (sibling parts can drop by at
-  most their value; the total can rise without bound).
+  absorb the change the unsafe cell needs to be protected;
+* Benders cuts (publisher.disclosure.benders): the attacker's LP duals for an unsafe cell
+  that a pattern leaves short, first from the LP relaxation, then from each pattern the
+  MILP proposes (up to `exact_rounds` rounds as they come; then each round keeps what the
+  last one withheld, which converges in a few more; if even that stalls, hypercubes);
 
-and, where the table has dimensions, a set cover over candidate hypercubes
-(publisher.disclosure.hypercube): every unsafe cell gets at least one whole hypercube.
+and, where the table has dimensions and the cuts did not settle a cell, a set cover over
+candidate hypercubes (publisher.disclosure.hypercube): every such cell gets a whole one.
 
-Those are not sufficient in general (sdcTable's SIMPLEHEURISTIC table fools the first
-two; hierarchies of several levels, time and linked tables defeat hypercubes built along
-one level), so every solution goes through the audit: a chosen hypercube whose shift
-leaves every relation unchanged is a certificate, and every other unsafe cell gets its
-attacker LPs; where an unsafe cell is still too exposed, a cut
-forces the MILP to withhold one more cell next to it, and the MILP is solved again.
-The loop ends only when the audit passes: the audit, not the heuristic, is the proof.
+Every solution goes through the audit: a chosen hypercube whose shift leaves every
+relation unchanged is a certificate, and every other unsafe cell gets its attacker LPs
+and, where the LP is borderline, the integer model; where an unsafe cell is still too
+exposed, it gets a hypercube, or a cut forces the MILP to withhold one more cell next to
+it, and the MILP is solved again. The loop ends only when the audit passes: the audit,
+not the heuristic, is the proof.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from publisher.disclosure.audit import Interval, intervals
+from publisher.disclosure.benders import Cut, relaxation_cuts, scaled_cuts, separate
 from publisher.disclosure.hypercube import Hypercube, candidates, certificates, index_relations
 from publisher.disclosure.policy import Policy
 from publisher.disclosure.relations import Relation, to_matrix
@@ -69,7 +72,7 @@ def _components(n: int, relations: list[Relation]) -> np.ndarray:
 
 
 def _greedy(values: np.ndarray, unsafe: np.ndarray, cubes: list[Hypercube], withheld: np.ndarray,
-            cuts: list[np.ndarray], policy: Policy, allowed: np.ndarray) -> np.ndarray:
+            cuts: list[np.ndarray], policy: Policy, allowed: np.ndarray, weighted: list[Cut] = ()) -> np.ndarray:
     """tau-Argus's hypercube heuristic over the same candidates: most exposed cell first,
     each takes the hypercube that adds the least cost given what is already withheld.
     Its pattern is the MILP's starting point, so the MILP can only do better."""
@@ -89,13 +92,25 @@ def _greedy(values: np.ndarray, unsafe: np.ndarray, cubes: list[Hypercube], with
         cut = cut[allowed[cut]]
         if len(cut) and not withheld[cut].any():
             withheld[cut[np.argmin(cost[cut])]] = True
+    for cut in weighted:  # cheapest room first
+        if cut.holds(withheld):
+            continue
+        have = float(cut.coefs[withheld[cut.cells]].sum())
+        for j in np.argsort(cost[cut.cells] / cut.coefs):
+            c = cut.cells[j]
+            if allowed[c] and not withheld[c]:
+                withheld[c] = True
+                have += cut.coefs[j]
+                if have >= cut.rhs - 1e-6:
+                    break
     return withheld
 
 
 def _solve_component(values: np.ndarray, cells: np.ndarray, relations: list[Relation],
                      is_primary: np.ndarray, policy: Policy, cuts: list[np.ndarray],
                      cubes: list[Hypercube], start: np.ndarray, locked: np.ndarray,
-                     time_limit: float, allowed: np.ndarray) -> tuple[np.ndarray, list[Hypercube]]:
+                     time_limit: float, allowed: np.ndarray,
+                     weighted: list[Cut] = ()) -> tuple[np.ndarray, list[Hypercube]]:
     """The MILP for one component; returns the withheld cells and the chosen hypercubes.
 
     Variables: s_j per cell (1 = withheld), z_h per candidate hypercube (1 = chosen),
@@ -105,7 +120,8 @@ def _solve_component(values: np.ndarray, cells: np.ndarray, relations: list[Rela
       s_i <= y_r for each member i;  sum(s_j) >= 2 y_r   (no equation with a single unknown)
       sum(cap_j s_j) >= need + cap_p                     (room around unsafe cells, see below)
     A chosen hypercube proves its cell's protection, so the relation rows, which are
-    necessary but not sufficient, are kept only for cells that have none. HiGHS starts
+    necessary but not sufficient, are kept only for cells that have none; `weighted`
+    are Benders cuts (publisher.disclosure.benders):  sum(c_j s_j) >= need. HiGHS starts
     from `start` (the greedy pattern) and stops at `time_limit` with the best found.
     """
     local = {int(c): i for i, c in enumerate(cells)}
@@ -165,13 +181,16 @@ def _solve_component(values: np.ndarray, cells: np.ndarray, relations: list[Rela
         row([(z, 1.0) for z in zs], 1.0)
     for cut in cuts:
         row([(local[int(x)], 1.0) for x in cut], 1.0)
-    size = n + m + k
+    for cut in weighted:
+        row([(local[int(x)], float(c)) for x, c in zip(cut.cells, cut.coefs)], cut.rhs)
+    extra = m + k
+    size = n + extra
     a = coo_matrix((vals, (rows, cols)), shape=(r, size)).tocsc()
     must = is_primary[cells] | locked[cells]
     upper = np.ones(size)
     upper[:n] = allowed[cells]
-    cost = np.concatenate([np.where(is_primary[cells], 0.0, values[cells] + 1.0), np.zeros(m + k)])
-    x = _highs_milp(cost, a, np.array(lbs, dtype=float), np.concatenate([must, np.zeros(m + k)]), upper,
+    cost = np.concatenate([np.where(is_primary[cells], 0.0, values[cells] + 1.0), np.zeros(extra)])
+    x = _highs_milp(cost, a, np.array(lbs, dtype=float), np.concatenate([must, np.zeros(extra)]), upper,
                     x0, time_limit)
     chosen = [h for h_i, h in enumerate(cubes) if x[n + m + h_i] > 0.5]
     return cells[x[:n] > 0.5], chosen
@@ -222,7 +241,8 @@ def _highs_milp(cost: np.ndarray, a, row_lower: np.ndarray, col_lower: np.ndarra
 
 def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
              coords: list[tuple] | None = None, known: np.ndarray | None = None, max_rounds: int = 200,
-             time_limit: float = 3.0, integer_budget: float = 5.0) -> SuppressionResult:
+             time_limit: float = 3.0, integer_budget: float = 120.0, benders_budget: float = 20.0,
+             benders_rounds: int = 10, exact_rounds: int = 5) -> SuppressionResult:
     """Withhold the unsafe cells and enough others; `coords` (one tuple of codes per
     cell, period included) enables hypercube candidates. `time_limit`: seconds per MILP;
     `integer_budget`: seconds per round for the audit's integer models.
@@ -268,15 +288,32 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
             return pool[c]
         need_cube: set[int] = set()
         cuts: list[np.ndarray] = []
+        transposed = matrix.T.tocsr()
+        deadline = time.perf_counter() + benders_budget
+        weighted: list[Cut] = []
+        benders, relaxed, last_short = True, False, None
+        proven: dict[int, Interval] = {}
+        proven_under = None
         locked = is_primary.copy()
         previous = locked
-        for _ in range(max_rounds):
+        for rounds_here in range(max_rounds):
             rounds += 1
             t0 = time.perf_counter()
             cubes = [h for c in sorted(need_cube) for h in pool[c]]
-            start = _greedy(values, np.array(sorted(need_cube), dtype=int), cubes, previous, cuts, policy, allowed)
-            withheld_cells, chosen = _solve_component(values, cells, comp_rel, is_primary, policy, cuts,
-                                                      cubes, start, locked, time_limit, allowed)
+            start = _greedy(values, np.array(sorted(need_cube), dtype=int), cubes, previous, cuts, policy, allowed,
+                            weighted)
+            try:
+                withheld_cells, chosen = _solve_component(values, cells, comp_rel, is_primary, policy, cuts,
+                                                          cubes, start, locked, time_limit, allowed, weighted)
+            except ProtectionFailed:
+                if not weighted and locked.sum() == is_primary.sum():
+                    raise
+                # The relaxation's attacker lets a cell rise only so far, so in three or more
+                # dimensions one of its cuts may exclude every pattern: do without them.
+                weighted, benders = [], False
+                locked = is_primary.copy()
+                previous = locked
+                continue
             t1 = time.perf_counter()
             withheld = np.zeros(n, dtype=bool)
             withheld[withheld_cells] = True
@@ -286,12 +323,61 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
                                          withheld, pool).items():
                     certified[c] = Interval(c, values[c] - h.down, values[c] + h.up)
             rest = [c for c in unsafe.tolist() if c not in certified]
-            # Integer models for borderline cells, within a time budget: past it, a cell the
-            # LP protects by less than a unit at a fractional optimum counts as exposed and
-            # gets a hypercube (a proof), since integer models cost far more on large
-            # components (a fifth of a second each on a 200x2x18 table).
-            found = intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=rest,
-                              borderline=borderline, integer=integer_budget) if rest else {}
+            if benders and rest and time.perf_counter() < deadline and rounds_here < benders_rounds:
+                # Benders: the attacker's LP for each cell left; where one is short, its
+                # duals become a cut and the MILP is solved again.
+                found, new = separate(values, comp_rel, transposed, withheld, rest, policy)
+                # The pattern's own duals are often degenerate (a cell recomputed exactly
+                # has many), and then weak; the attacker with every other cell slightly
+                # withheld picks, among them, the dual that leans least on published cells.
+                short = sorted({c.cell for c in new})
+                if short and not relaxed:
+                    # The first time cells are short, start the component again from the
+                    # LP relaxation's cuts: a better first pattern than cuts added one
+                    # pattern at a time (components that pass at once never pay for it).
+                    relaxed = True
+                    weighted = relaxation_cuts(values, comp_rel, matrix.tocsr(), cells, unsafe, allowed, cost,
+                                               policy, deadline=time.perf_counter() + benders_budget / 2)
+                    log.debug("component of %d cells: %d cuts from the relaxation", len(cells), len(weighted))
+                    continue
+                if short:
+                    nudged = withheld + 0.05 * (allowed & ~withheld)
+                    better = scaled_cuts(values, matrix, transposed, nudged, short, policy, withheld.astype(float))
+                    if better:
+                        have = {c.cell for c in better}
+                        new = better + [c for c in new if c.cell not in have]
+                log.debug("component of %d cells, round %d: %d withheld in %.2fs; %d Benders cuts in %.2fs",
+                          len(cells), rounds, len(withheld_cells), t1 - t0, len(new), time.perf_counter() - t1)
+                if new and rounds_here < exact_rounds:  # plain Benders: optimal when it converges
+                    weighted += new
+                    previous = withheld
+                    continue
+                if new and last_short is not None and len(short) > 0.8 * last_short:
+                    # No progress: the cuts keep moving the weak spot (deep chains of small
+                    # cells). Give those cells hypercubes instead, from a fresh start.
+                    benders = False
+                    weighted = [w for w in weighted if w.cell not in set(short)]
+                    need_cube.update(c for c in short if cubes_for(c))
+                    locked = is_primary.copy()
+                    previous = locked
+                    continue
+                if new:  # then each round keeps what the last withheld: it converges in a few
+                    weighted += new
+                    previous = withheld
+                    locked[withheld_cells] = True
+                    last_short = len(short)
+                    continue
+            # Integer models for borderline cells (mostly one warm-started LP each, see
+            # audit.ComponentMILP), within a time budget: past it, a cell the LP protects by
+            # less than a unit at a fractional optimum counts as exposed and gets a
+            # hypercube (a proof). A cell proven under a pattern stays proven under any
+            # pattern that withholds at least as much (the attacker only knows less).
+            if proven_under is None or (proven_under & ~withheld).any():
+                proven = {}
+            check = [c for c in rest if c not in proven]
+            found = intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=check,
+                              borderline=borderline, integer=integer_budget) if check else {}
+            found.update({c: proven[c] for c in rest if c in proven})
             no_cube = [c for c in rest if not found[c].exact and not cubes_for(c)]
             if no_cube:  # no hypercube to fall back on: the integer model decides
                 found.update(intervals(values, comp_rel, withheld, lower=policy.attacker_lower, cells=no_cube,
@@ -302,12 +388,18 @@ def suppress(values: np.ndarray, relations: list[Relation], policy: Policy, *,
                       "%.2fs; audit of %d cells in %.2fs, %d failing", len(cells), rounds, len(need_cube),
                       len(withheld_cells), int(start[cells].sum()), t1 - t0, len(rest),
                       time.perf_counter() - t1, len(failing))
+            proven = {c: found[c] for c in rest if c not in set(failing)}
+            proven_under = withheld
             if not failing:
                 status[withheld_cells[~is_primary[withheld_cells]]] = SECONDARY
                 audit.update(found)
                 audit.update(certified)
                 break
             previous = withheld
+            if len(failing) <= 0.1 * len(rest):
+                # A few cells left: keep this pattern and add to it, so that every cell
+                # proven under it stays proven (and is not checked again).
+                locked[withheld_cells] = True
             for c in failing:
                 if cubes_for(c) and c not in need_cube:
                     need_cube.add(c)
