@@ -26,6 +26,7 @@ tau-Argus (C++, via pytauargus) are tools, not functions over our relations.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import highspy
@@ -69,6 +70,20 @@ def cut(cell: int, raw: np.ndarray, need: float) -> Cut:
     return Cut(cell, nz, coefs[nz], float(need))
 
 
+def requirements(policy: Policy, value: float, up, down, high: float, low: float) -> list[tuple]:
+    """(room per cell, need, what the attacker allows) for each constraint a cell's
+    protection puts on its two bounds, `high` and `low` being how far it can move up and
+    down, `up` and `down` their rooms (`up` None when unbounded). Only what every
+    protecting pattern satisfies (else the MILP could be made infeasible): for
+    tau-Argus's rule, room of `margin` each way; for ours, a bound above that reaches the
+    threshold, and an interval `width` wide (the sum of the two bounds, hence of the
+    two rooms)."""
+    if policy.rule == "interval":
+        return [(up, policy.margin, high), (down, policy.margin, low)]
+    return [(up, policy.threshold - value, high),
+            (None if up is None else up + down, policy.width, high + low)]
+
+
 def separate(values: np.ndarray, relations: list[Relation], transposed, withheld: np.ndarray,
              unsafe: list[int], policy: Policy) -> tuple[dict[int, Interval], list[Cut]]:
     """LP intervals of the `unsafe` cells under the pattern `withheld`, and a cut for each
@@ -99,19 +114,10 @@ def separate(values: np.ndarray, relations: list[Relation], transposed, withheld
             out[cell] = Interval(cell, low_r, high_r, exact=high_int and low_int)
             if policy.protected(v, low_r, high_r):
                 continue
-            # Only what every protecting pattern satisfies (else the MILP could be made
-            # infeasible): for tau-Argus's rule, room of `margin` each way; for ours, a
-            # bound above that reaches the threshold, and an interval `width` wide
-            # (the sum of the two bounds, hence of the two cuts).
             rel_rows = system.relations[rows]
             up = room(cell, +1, high_y, rel_rows, transposed, values, lower) if high_y is not None else None
             down = room(cell, -1, low_y, rel_rows, transposed, values, lower)
-            if policy.rule == "interval":
-                wanted_cuts = [(up, policy.margin, high_r - v), (down, policy.margin, v - low_r)]
-            else:
-                wanted_cuts = [(up, policy.threshold - v, high_r - v),
-                               (None if up is None else up + down, policy.width, high_r - low_r)]
-            for raw, need, have in wanted_cuts:
+            for raw, need, have in requirements(policy, v, up, down, high_r - v, v - low_r):
                 if raw is not None and have < need:
                     c = cut(cell, raw, need)
                     if not c.holds(withheld):
@@ -168,12 +174,8 @@ def scaled_cuts(values: np.ndarray, by_col, transposed, x: np.ndarray, unsafe, p
             r[p] += direction
             ends[direction] = (moved, np.maximum(r, 0.0) * cap + np.maximum(-r, 0.0) * fall)
         (high, up), (low, down) = ends[+1], ends[-1]
-        if policy.rule == "interval":
-            wanted = [(up, policy.margin, high), (down, policy.margin, low)]
-        else:
-            wanted = [(up, policy.threshold - values[p], high), (up + down, policy.width, high + low)]
-        for raw, need, have in wanted:
-            if have < need - 1e-6:
+        for raw, need, have in requirements(policy, values[p], up, down, high, low):
+            if raw is not None and have < need - 1e-6:
                 c = cut(p, raw, need)
                 if float(c.coefs @ evaluate[c.cells]) < need - 1e-6:
                     out.append(c)
@@ -190,8 +192,6 @@ def relaxation_cuts(values: np.ndarray, relations: list[Relation], matrix, cells
 
     `matrix`: the relations as CSR (rows) over all cells; `cells`: the component;
     `active`: the unsafe cells to separate first (default: all)."""
-    import time
-
     transposed = matrix.T.tocsr()
     by_col = matrix.tocsc()
     local = {int(c): i for i, c in enumerate(cells)}
