@@ -1,6 +1,8 @@
 # The API (and the publisher CLI) in one image. Production points DATABASE_URL at
 # PostgreSQL; without it the container publishes the demonstration data into SQLite.
-FROM python:3.11-slim
+# PYTHON_IMAGE: another Python 3.11 image where Docker Hub is out of reach (deploy/offline).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
@@ -16,7 +18,9 @@ COPY codelists ./codelists
 COPY dataflows ./dataflows
 COPY metadata ./metadata
 
-RUN useradd --create-home --uid 10001 migstat && mkdir -p /app/var && chown migstat /app/var
+# var/cache exists in the image, owned by migstat, so that a volume mounted there (compose:
+# the response cache) starts owned by migstat too, not by root.
+RUN useradd --create-home --uid 10001 migstat && mkdir -p /app/var/cache && chown -R migstat /app/var
 USER migstat
 ENV CACHE_DIR=/app/var/cache PORT=8000 LOG_FORMAT=json
 EXPOSE 8000

@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
                   version="0.1.0", responses=SDMX_ERROR_RESPONSES)
     engine = make_engine(settings.database_url, read_only=True)
     cache = ResponseCache(settings.cache_dir, settings.cache_size, settings.cache_max_entry)
-    snapshots = Snapshots(engine, settings.state_ttl, now=now or utc_now)
+    snapshots = Snapshots(engine, settings.state_ttl, now=now or utc_now, shelf=cache)
     # Large answers are read as Arrow columns by the database's ADBC driver, when installed.
     arrow_reader = store.arrow_reader(engine.url) if settings.arrow_reads else None
     app.state.engine, app.state.cache, app.state.snapshots = engine, cache, snapshots
@@ -422,8 +422,11 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
         except OperationalError:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         public = releases.public(snapshots.now())
+        # The response cache is an optimisation, never a reason to be unready; but an
+        # unusable one (say, a volume the API's user cannot write) is said here.
         return JSONResponse({"status": "ok", "release": public[-1].id if public else 0,
-                             "state": releases.token(snapshots.now())})
+                             "state": releases.token(snapshots.now()),
+                             "response_cache": "on" if cache.cache is not None else "off"})
 
     @app.get("/live", tags=["service"], summary="Liveness: the process answers (no database needed)")
     def live() -> JSONResponse:

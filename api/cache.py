@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import sqlite3
 import tempfile
 import time
@@ -30,6 +31,8 @@ import diskcache
 
 log = logging.getLogger("api.cache")
 
+#: The cache key of the last state of the store read on this host (not a SHA-256: no clash).
+LAST_STATE = "state:last"
 #: Answers above this size are not kept in memory (the disk level may keep them).
 HOT_MAX_ENTRY = 1 << 20
 #: A body streaming out is spooled in memory up to this size, then to a temporary file.
@@ -127,6 +130,32 @@ class ResponseCache:
                 self.cache.set(key, body, tag=checksum(body))
             except DISK_FAULTS as exc:
                 self._fault("writing", exc)
+
+    def keep_state(self, state: object) -> None:
+        """Keep the last state of the store read by any worker of this host (api.snapshot),
+        so that a worker which has not read it yet can still answer from the cache while
+        the database is unreachable. Pickled, with its checksum like any body; never
+        evicted before the bodies it keys (it is rewritten at every state change)."""
+        if self.cache is not None:
+            body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                self.cache.set(LAST_STATE, body, tag=checksum(body))
+            except DISK_FAULTS as exc:
+                self._fault("writing", exc)
+
+    def last_state(self) -> object | None:
+        """The state kept by keep_state, or None (absent, corrupt or unreadable)."""
+        body = self.get(LAST_STATE)
+        if body is None:
+            return None
+        if not isinstance(body, bytes):
+            with body:
+                body = body.read()
+        try:
+            return pickle.loads(body)  # our own bytes, checked against their checksum
+        except Exception as exc:  # noqa: BLE001 - an old layout, say: as good as absent
+            self._fault("unpickling the last state", exc)
+            return None
 
     def tee(self, key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Pass chunks through; keep the whole body once complete, if it is not too big.

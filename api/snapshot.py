@@ -97,8 +97,11 @@ class Snapshots:
     monotonic `clock`) and whenever the wall clock `now` reaches the next release time."""
 
     def __init__(self, engine: Engine, ttl: float, clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = utc_now):
+                 now: Callable[[], datetime] = utc_now, shelf: Any = None):
         self.engine, self.ttl, self.clock, self.now = engine, ttl, clock, now
+        # Where the last state read is shared with the other workers of this host (the
+        # response cache: api.cache.ResponseCache.keep_state/last_state), or None.
+        self.shelf = shelf
         self._current: Snapshot | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
@@ -125,14 +128,28 @@ class Snapshots:
                 # answering from the last state read, and so from the caches, unless a
                 # release time has passed since (no answer from before a release after
                 # it); try the store again in STATE_TTL, not on every request.
-                snap = self._current
+                snap = self._current or self._shared()
                 turn = snap.next_release if snap is not None else None
                 if snap is None or (turn is not None and self.now() >= turn):
                     raise
-                log.warning("store unreachable: answering from state %s, read %.1f s ago",
-                            snap.token, self.clock() - self._checked)
-                self._checked = self.clock()
+                if snap is self._current:
+                    log.warning("store unreachable: answering from state %s, read %.1f s ago",
+                                snap.token, self.clock() - self._checked)
+                self._current, self._checked = snap, self.clock()
                 return snap
+
+    def _shared(self) -> Snapshot | None:
+        """The last state another worker of this host read (a worker that has not read
+        the store yet, when it cannot: started, or never asked, during the outage)."""
+        kept = self.shelf.last_state() if self.shelf is not None else None
+        if not (isinstance(kept, tuple) and len(kept) == 4):
+            return None
+        token, read_at, releases, documents = kept
+        turn = releases.next_release(read_at)
+        if turn is not None and self.now() >= turn:
+            return None  # a release time has passed since: that state is no longer true
+        log.warning("store unreachable: answering from state %s, read by another worker", token)
+        return Snapshot(token, self.now(), releases, documents)
 
     def token_if_fresh(self) -> str | None:
         """The current state token if it was read within STATE_TTL and no release time has
@@ -156,5 +173,7 @@ class Snapshots:
         token = releases.token(now)
         if self._current is None or self._current.token != token:
             self._current = Snapshot(token, now, releases, store.documents(conn, releases.hidden(now)))
+            if self.shelf is not None:
+                self.shelf.keep_state((token, now, releases, self._current.documents))
         self._checked = self.clock()
         return self._current

@@ -39,6 +39,7 @@ import uvicorn
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
+from api.cache import LAST_STATE
 from api.config import Settings
 from publisher import releases as R
 from publisher.extract import read_extract
@@ -120,12 +121,12 @@ def status(engine, release_id: int) -> str:
 class Api:
     """The API in a uvicorn thread, as in production (one process, real sockets)."""
 
-    def __init__(self, url: str, cache_dir: Path, **settings):
+    def __init__(self, url: str, cache_dir: Path, port: int | None = None, **settings):
         from api.app import create_app
 
         self.app = create_app(Settings(database_url=url, cache_dir=str(cache_dir), cache_size=2**28,
                                        cache_max_entry=2**26, **settings))
-        self.port = pgserver.free_port()
+        self.port = port or pgserver.free_port()
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -246,6 +247,29 @@ def test_cached_answers_keep_coming_while_postgresql_is_down(pg, api_store, tmp_
         report("restart: cached answers during the outage", down_s=down_s, served_200=served,
                failed=len(failed))
         assert not failed, f"cached answers failed while PostgreSQL was down: {failed[:4]}"
+
+
+def test_a_worker_that_never_read_the_store_answers_from_the_cache_while_postgresql_is_down(
+        pg, api_store, tmp_path):
+    """Several worker processes share one response cache (uvicorn --workers): a worker that
+    has not read the store before the outage (just started, or never asked: the kernel
+    does not share connections out evenly) answers cached queries too, from the last state
+    another worker read, and still refuses what needs the database."""
+    cache = tmp_path / "cache"
+    with Api(api_store, cache, state_ttl=STATE_TTL) as first:
+        before = warm(first)
+    # A new worker on the same address (the cache key holds the base URL), nothing read.
+    with Api(api_store, cache, port=first.port, state_ttl=STATE_TTL) as second:
+        pg.stop()
+        try:
+            for path, headers in WARM:
+                r = second.get(path, headers)
+                assert r.status_code == 200, (path, r.status_code, r.text[:200])
+                assert r.content == before[path + repr(headers)]
+            assert_sdmx_503(second.get(*COLD))
+        finally:
+            pg.start()
+        assert second.get(*COLD).status_code == 200
 
 
 # --- 2. a publisher killed inside its transaction (SIGKILL) ---------------------------------------
@@ -541,14 +565,19 @@ def test_an_unusable_cache_directory_still_answers(sqlite_store, tmp_path, monke
         for q in QUERIES:
             r = c.get(q, headers=CSV)
             assert (r.status_code, r.content) == (200, expected[q])
+        ready = c.get("/ready")  # ready all the same, and says the cache is off
+        assert (ready.status_code, ready.json()["response_cache"]) == (200, "off")
+    with client(sqlite_store, tmp_path / "cache") as c:
+        assert c.get("/ready").json()["response_cache"] == "on"
     assert len([m for m in caplog.messages if "answering without it" in m]) >= 2, caplog.messages
 
 
 def corrupt(cache_dir: Path, how: str) -> str:
-    """Damage the one entry of diskcache's index in `cache_dir`; what was done."""
+    """Damage the one response of diskcache's index in `cache_dir` (beside the last state of
+    the store, api.cache.LAST_STATE); what was done."""
     db = sqlite3.connect(cache_dir / "cache.db")
     try:
-        rows = db.execute("SELECT rowid, filename, value FROM Cache").fetchall()
+        rows = db.execute("SELECT rowid, filename, value FROM Cache WHERE key != ?", (LAST_STATE,)).fetchall()
         assert len(rows) == 1, rows
         rowid, filename, value = rows[0]
         if how == "inline":
@@ -616,3 +645,28 @@ def test_checking_a_cached_body_is_cheap():
     rate = 64 / (time.perf_counter() - t)
     report("checksum cost", per_4KB_us=per_small * 1e6, MB_per_s=rate)
     assert per_small < 1e-4
+
+
+def test_the_state_another_worker_read_is_not_used_past_a_release_time(tmp_path):
+    """The last state kept for the other workers describes one moment: once a scheduled
+    release's time has passed, it no longer says what is public, and a worker that cannot
+    read the store answers 503 rather than from it."""
+    from api.cache import ResponseCache
+    from api.snapshot import Snapshots
+    from api.store import ReleaseInfo, Releases
+
+    read_at = datetime(2030, 1, 15, 6, 0, tzinfo=timezone.utc)
+    releases = Releases(7, (ReleaseInfo(1, "published", read_at - HOUR, frozenset({"A"})),
+                            ReleaseInfo(2, "scheduled", read_at + HOUR, frozenset({"A"}))))
+    shelf = ResponseCache(str(tmp_path / "cache"), 2**24, 2**20)
+    shelf.keep_state((releases.token(read_at), read_at, releases, [{"id": "doc"}]))
+    unreachable = create_engine(f"sqlite:///{tmp_path}/no/such/dir/store.sqlite")
+    clock = [read_at + HOUR / 2]
+    snaps = Snapshots(unreachable, 0.1, now=lambda: clock[0], shelf=shelf)
+    snap = snaps.current()  # before the release: the kept state is still true
+    assert (snap.token, snap.documents, snap.hidden()) == ("7.1", [{"id": "doc"}], frozenset({2}))
+    clock[0] = read_at + HOUR  # the release's second
+    with pytest.raises(OperationalError):
+        Snapshots(unreachable, 0.1, now=lambda: clock[0], shelf=shelf).current()
+    with pytest.raises(OperationalError):
+        snaps.current()  # nor the worker that took it up
