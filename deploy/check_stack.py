@@ -13,7 +13,8 @@ It checks, from outside (through the proxy on :8080) and from inside the contain
    the staging area are refused to it;
 4. the proxy refuses writes, hides its version, passes the security headers, and limits a
    client's rate (429);
-5. PostgreSQL restarted under the API (`docker compose restart db`): cached answers keep
+4b. scaled out (`up --scale api=N`): the proxy shares requests out between the instances;
+5. PostgreSQL restarted under the API (`docker compose stop db`, then `start db`): cached answers keep
    coming from every worker, what needs the database gets a 503, /live stays 200 and
    /ready says 503; after the restart the API answers by itself (the recovery is timed).
 
@@ -142,6 +143,18 @@ def main() -> int:
     check(not missing, "security headers passed through", f"missing {missing}" if missing else "")
     burst = [get(f"/api/dataflows?q=burst{i}")[0] for i in range(120)]
     check(429 in burst, "a client's rate is limited", f"{burst.count(429)} of 120 quick requests got 429")
+
+    containers = stack.run("ps", "-q", "api").split()
+    if len(containers) > 1:  # scaled out: `up --scale api=N`, then `restart proxy`
+        print(f"4b. {len(containers)} API instances behind the proxy")
+        tag = f"spread{int(time.time())}"
+        since = time.time() - 1
+        for i in range(60):
+            get(f"/api/dataflows?q={tag}{i}")
+        counts = [subprocess.run(["docker", "logs", "--since", str(int(since)), c], capture_output=True,
+                                 text=True).stdout.count(tag) for c in containers]
+        check(sum(counts) == 60 and all(counts), "requests shared out by the proxy",
+              " + ".join(map(str, counts)) + " of 60")
 
     print("5. PostgreSQL restarted under the API")
     warm = [DATA, "/sdmx/2.1/dataflow/all/all/latest"]
