@@ -391,6 +391,12 @@ def load(root: Path = ROOT) -> Content:
             "name": flow["name"], "category": flow["category"], "artefact": ref(flow),
         })
 
+    # A derived dataflow (disclosure.derived) names a protected source and its codes.
+    from publisher.disclosure import derived
+    for flow in dataflows.values():
+        if "disclosure" in flow.document:
+            problems.extend(derived.check_declaration(flow, dataflows))
+
     # Reference metadata (SIMS 2.0) for every dataflow: metadata/sims.yaml and metadata/sims/.
     from publisher import sims
     try:

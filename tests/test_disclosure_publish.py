@@ -160,6 +160,62 @@ def test_linked_tables_protect_the_cells_they_share(content):
 
 # --- cell-key perturbation -------------------------------------------------------------
 
+def test_a_derived_dataflow_publishes_only_what_its_published_source_gives(content):
+    """Net migration (method none) = arrivals - departures of DF_MIGR_PERM's totals. The
+    audit refuses any net figure that is not exactly that difference of two published
+    totals: with one of them withheld it would give the withheld one away."""
+    from publisher.content import total_code
+
+    net, perm = content.dataflow("DF_NET_MIGR"), content.dataflow("DF_MIGR_PERM")
+    flows = [perm, net]
+    at_total = {d: total_code(perm.codelists[d]) for d in perm.dimension_ids if d not in ("FREQ", "FLOW")}
+    region_total = total_code(net.codelists["REF_AREA"])
+
+    def perm_key(flow_code):
+        return ".".join(["A", flow_code] + [at_total[d] for d in perm.dimension_ids[2:]])
+
+    true = {("ARR", "2024"): 2_405, ("DEP", "2024"): 1_180, ("ARR", "2025"): 2_210, ("DEP", "2025"): 1_330}
+
+    def public(withheld=(), net_values=None, net_key=f"A.{region_total}"):
+        src = pd.DataFrame([{"series_key": perm_key(f), "time_period": t, "value": float(v),
+                             "public_value": np.nan if (f, t) in withheld else float(v)}
+                            for (f, t), v in true.items()])
+        nets = net_values or {t: true["ARR", t] - true["DEP", t] for t in ("2024", "2025")}
+        der = pd.DataFrame([{"series_key": net_key, "time_period": t, "value": float(v), "public_value": float(v)}
+                            for t, v in nets.items()])
+        return {"DF_MIGR_PERM": src, "DF_NET_MIGR": der}
+
+    def refused(frames):
+        return sorted((f.cell["TIME_PERIOD"], f.value) for f in P.audit_all(flows, frames) if not f.safe)
+
+    assert refused(public()) == []  # the demonstration's case: both totals published
+    # Departures of 2025 withheld: the net figure and the arrivals would give them away.
+    assert refused(public(withheld={("DEP", "2025")})) == [("2025", 880.0)]
+    assert refused(public(net_values={"2024": 1_225, "2025": 881})) == [("2025", 881.0)]  # not the difference
+    assert refused(public(net_key="A.BAKU")) == [("2024", 1_225.0), ("2025", 880.0)]  # a breakdown the source lacks
+    # Withheld derived values tell nothing: not checked.
+    frames = public(withheld={("DEP", "2025")})
+    frames["DF_NET_MIGR"].loc[frames["DF_NET_MIGR"]["time_period"] == "2025", "public_value"] = np.nan
+    assert refused(frames) == []
+
+
+def test_a_derived_dataflow_must_name_a_protected_source(content):
+    from publisher.disclosure.derived import check_declaration
+
+    net = content.dataflow("DF_NET_MIGR")
+
+    def problems(spec):
+        doc = {**net.document, "disclosure": {**net.document["disclosure"], "derived": spec}}
+        return check_declaration(type(net)(doc, net.structure, net.layout, net.codelists), content.dataflows)
+
+    assert problems(net.document["disclosure"]["derived"]) == []
+    assert "no dataflow DF_NOPE" in problems({"from": "DF_NOPE", "terms": {"FLOW": {"ARR": 1}}})[0]
+    assert "itself unprotected" in problems({"from": "DF_LABOUR_QUOTA", "terms": {"FLOW": {"ARR": 1}}})[0]
+    assert "codes of CL_FLOW" in problems({"from": "DF_MIGR_PERM", "terms": {"FLOW": {"XXX": 1}}})[0]
+    with pytest.raises(ValueError, match="only with method none"):
+        Policy.from_content({"method": "suppression", "derived": {"from": "DF_MIGR_PERM"}})
+
+
 def test_cell_key_noise_is_bounded_unbiased_and_never_negative(published_store, content):
     log = protection_log(published_store, "DF_WORKPERM_VALID")
     assert set(log["status"]) == {"perturbed"}

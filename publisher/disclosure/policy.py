@@ -11,6 +11,7 @@ In the dataflow file::
       population: RESPERM      # dataflows with the same population are protected together
       time_additive: true      # a year is the sum of its quarters (flows); false for stocks
       reason: {az: ..., en: ..., ru: ...}   # method none: why no protection is needed
+      derived: {from: DF_X, terms: {DIM: {CODE: 1, OTHER: -1}}}   # method none: checked
 
 `none` is for figures that single nobody out (a quota set by decree, a national rate
 computed from published totals); its reason is published instead of a rule.
@@ -43,6 +44,9 @@ class Policy:
     rule: str = "threshold"
     margin: int = 1
     reason: dict | None = None  # method none: why, in az, en and ru
+    # method none: computed from another dataflow's published counts, checked by the
+    # audit (publisher.disclosure.derived): {"from": flow id, "terms": {dim: {code: coef}}}
+    derived: dict | None = None
 
     def __hash__(self) -> int:  # `reason` is a dict; policies are compared, not hashed by it
         return hash((self.method, self.threshold, self.width, self.base, self.max_noise, self.population))
@@ -63,6 +67,8 @@ class Policy:
                 raise ValueError("method none needs a reason in az, en and ru (it is published)")
         elif policy.reason is not None:
             raise ValueError("a reason is given only with method none")
+        if policy.derived is not None and policy.method != "none":
+            raise ValueError("derived is declared only with method none")
         return policy
 
     @property

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from publisher.content import children, total_code
-from publisher.disclosure import cellkey, rounding
+from publisher.disclosure import cellkey, derived, rounding
 from publisher.disclosure.audit import intervals
 from publisher.disclosure.policy import Policy
 from publisher.disclosure.relations import Relation, hierarchy_relations, time_relations
@@ -250,7 +250,7 @@ def audit_all(flows, public: dict[str, pd.DataFrame],
         withheld = cells.merge(_public_cells(group, public), on=group.dims + [TIME], how="left")["withheld"]
         findings += audit_group(group, cells, relations, withheld.fillna(False).to_numpy(bool),
                                 known_cells(group, cells, earlier or {}))
-    return findings
+    return findings + derived.findings(flows, public)
 
 
 def known_cells(group: Group, cells: pd.DataFrame, earlier: dict[str, pd.DataFrame]) -> np.ndarray:
