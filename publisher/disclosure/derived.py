@@ -21,8 +21,6 @@ seen: the release is refused, as for an exposed cell.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from publisher.content import total_code
@@ -69,13 +67,12 @@ def findings(flows, public: dict[str, pd.DataFrame]) -> list:
         (term_dim, coefs), = spec["terms"].items()
         published = _published(public.get(spec["from"]))
         dims = flow.dimension_ids
-        for key, period, value in derived[["series_key", "time_period", "public_value"]].itertuples(index=False):
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
+        shown = derived[derived["public_value"].notna()]  # a withheld value tells nothing
+        for key, period, value in shown[["series_key", "time_period", "public_value"]].itertuples(index=False):
             codes = dict(zip(dims, key.split(".")))
-            terms = _source_keys(flow, source, codes, term_dim, coefs)
-            got = [published.get((k, period)) for k, _ in terms] if terms is not None else [None]
-            if any(v is None for v in got) or abs(sum(c * v for (_, c), v in zip(terms, got)) - value) > 1e-9:
+            terms = _source_keys(flow, source, codes, term_dim, coefs) or []
+            got = [published.get((k, period)) for k, _ in terms]
+            if not terms or None in got or abs(sum(c * v for (_, c), v in zip(terms, got)) - value) > 1e-9:
                 out.append(Finding(f"{flow.document['id']} (derived from {spec['from']})",
                                    {**codes, TIME: period}, float(value), float(value), float(value), False))
     return out
