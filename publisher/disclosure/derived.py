@@ -10,16 +10,25 @@ is checked here, not taken on trust: the dataflow declares how it is derived,
         from: DF_MIGR_PERM               # the source dataflow
         terms: {FLOW: {ARR: 1, DEP: -1}} # value = sum of coefficient x source cell
 
-and every value it publishes must equal that combination of cells the source
-publishes: the source cell at the derived cell's codes for the dimensions both share,
-at each term's code for the term's dimension, and at the total for every other
-dimension. A derived cell whose terms are not all published (one is withheld, or not
-in the source at all, say a region the source does not break down), or whose value is
-not their combination, would tell the attacker something the audit of the source has not
-seen: the release is refused, as for an exposed cell.
+and each value it publishes is judged by what the source publishes of its terms: the
+source cell at the derived cell's codes for the dimensions both share, at each term's
+code for the term's dimension, and at the total for every other dimension.
+
+* every term published: the value must be exactly their combination (else the claim
+  that it is computed from published figures is false);
+* a term withheld: refused; with the other terms the value would give it away;
+* some terms published, others not in the public area: refused; the value would give
+  the missing ones away;
+* no term in the public area (the source not published, or a breakdown it does not
+  publish, say a region): a combination of numbers nobody publishes, which pins none
+  of them down; accepted.
+
+A refused value is reported as an exposed cell, and the release is refused.
 """
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
@@ -52,8 +61,8 @@ def check_declaration(flow, flows_by_id: dict) -> list[str]:
 
 
 def findings(flows, public: dict[str, pd.DataFrame]) -> list:
-    """One unsafe Finding per published derived value that is not the declared
-    combination of published source values. `public` as for protect.audit_all."""
+    """One unsafe Finding per published derived value refused by the rules above.
+    `public` as for protect.audit_all."""
     from publisher.disclosure.protect import Finding  # protect imports this module
 
     by_id = {f.document["id"]: f for f in flows}
@@ -65,35 +74,42 @@ def findings(flows, public: dict[str, pd.DataFrame]) -> list:
             continue
         source = by_id[spec["from"]]
         (term_dim, coefs), = spec["terms"].items()
-        published = _published(public.get(spec["from"]))
+        source_cells = _source_values(public.get(spec["from"]))
         dims = flow.dimension_ids
         shown = derived[derived["public_value"].notna()]  # a withheld value tells nothing
         for key, period, value in shown[["series_key", "time_period", "public_value"]].itertuples(index=False):
             codes = dict(zip(dims, key.split(".")))
-            terms = _source_keys(flow, source, codes, term_dim, coefs) or []
-            got = [published.get((k, period)) for k, _ in terms]
-            if not terms or None in got or abs(sum(c * v for (_, c), v in zip(terms, got)) - value) > 1e-9:
+            terms = _source_keys(flow, source, codes, term_dim, coefs)
+            got = [source_cells.get((k, period), ABSENT) for k, _ in terms]
+            if all(v is ABSENT for v in got):
+                continue  # a combination of numbers nobody publishes
+            if any(v is ABSENT or math.isnan(v) for v in got) or \
+                    abs(sum(c * v for (_, c), v in zip(terms, got)) - value) > 1e-9:
                 out.append(Finding(f"{flow.document['id']} (derived from {spec['from']})",
                                    {**codes, TIME: period}, float(value), float(value), float(value), False))
     return out
 
 
-def _source_keys(flow, source, codes: dict, term_dim: str, coefs: dict) -> list[tuple[str, float]] | None:
-    """The source series keys (and coefficients) a derived cell is the combination of;
-    None when the source does not break down what the cell describes."""
-    for dim, code in codes.items():
-        if dim not in source.dimension_ids and code != total_code(flow.codelists[dim]):
-            return None  # a breakdown the source does not publish
+def _source_keys(flow, source, codes: dict, term_dim: str, coefs: dict) -> list[tuple[str, float]]:
+    """The source series keys (and coefficients) a derived cell is the combination of.
+    A dimension the source lacks, at a code other than its total, gives keys no source
+    cell has (absent)."""
+    lacking = [f"{d}={c}" for d, c in codes.items()
+               if d not in source.dimension_ids and c != total_code(flow.codelists[d])]
     out = []
     for code, coef in coefs.items():
         key = [code if d == term_dim else codes.get(d, total_code(source.codelists[d]))
                for d in source.dimension_ids]
-        out.append((".".join(key), float(coef)))
+        out.append((".".join(key + lacking), float(coef)))
     return out
 
 
-def _published(df: pd.DataFrame | None) -> dict[tuple[str, str], float]:
+#: A term the source's public area does not hold at all.
+ABSENT = object()
+
+
+def _source_values(df: pd.DataFrame | None) -> dict[tuple[str, str], float]:
+    """The source's public cells: value, or NaN where withheld."""
     if df is None or df.empty:
         return {}
-    shown = df[df["public_value"].notna()]
-    return dict(zip(zip(shown["series_key"], shown["time_period"]), shown["public_value"].astype(float)))
+    return dict(zip(zip(df["series_key"], df["time_period"]), df["public_value"].astype(float)))
