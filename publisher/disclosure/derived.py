@@ -82,7 +82,7 @@ def findings(flows, public: dict[str, pd.DataFrame]) -> list:
             terms = _source_keys(flow, source, codes, term_dim, coefs)
             got = [source_cells.get((k, period), ABSENT) for k, _ in terms]
             if all(v is ABSENT for v in got):
-                continue  # a combination of numbers nobody publishes
+                continue  # a combination of numbers nobody publishes (or of none)
             if any(v is ABSENT or math.isnan(v) for v in got) or \
                     abs(sum(c * v for (_, c), v in zip(terms, got)) - value) > 1e-9:
                 out.append(Finding(f"{flow.document['id']} (derived from {spec['from']})",
@@ -91,17 +91,14 @@ def findings(flows, public: dict[str, pd.DataFrame]) -> list:
 
 
 def _source_keys(flow, source, codes: dict, term_dim: str, coefs: dict) -> list[tuple[str, float]]:
-    """The source series keys (and coefficients) a derived cell is the combination of.
-    A dimension the source lacks, at a code other than its total, gives keys no source
-    cell has (absent)."""
-    lacking = [f"{d}={c}" for d, c in codes.items()
-               if d not in source.dimension_ids and c != total_code(flow.codelists[d])]
-    out = []
-    for code, coef in coefs.items():
-        key = [code if d == term_dim else codes.get(d, total_code(source.codelists[d]))
-               for d in source.dimension_ids]
-        out.append((".".join(key + lacking), float(coef)))
-    return out
+    """The source series keys (and coefficients) a derived cell is the combination of;
+    none when the cell is a breakdown the source lacks (a dimension of its own at a code
+    other than the total): then no term is public."""
+    if any(d not in source.dimension_ids and c != total_code(flow.codelists[d]) for d, c in codes.items()):
+        return []
+    return [(".".join(code if d == term_dim else codes.get(d, total_code(source.codelists[d]))
+                      for d in source.dimension_ids), float(coef))
+            for code, coef in coefs.items()]
 
 
 #: A term the source's public area does not hold at all.
